@@ -1,0 +1,190 @@
+"""The ASGI application: /graphql (HTTP and WebSocket, GraphiQL), /healthz, /readyz, /metrics."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from graphql import ExecutionResult
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route, WebSocketRoute
+from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLHTTPResponse, process_result
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+
+from app.models import TenantScope
+from app.runtime import Services, start_services
+from app.schema.context import Context
+from app.schema.schema import build_schema
+from app.seed import seed
+from app.settings import Settings, get_settings
+
+GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
+log = logging.getLogger(__name__)
+
+
+def is_request_error(result: ExecutionResult) -> bool:
+    """Parse and validation failures: the operation never ran, so there is no `data`."""
+    return (
+        result.data is None
+        and bool(result.errors)
+        and all(error.path is None for error in result.errors or ())
+    )
+
+
+def wants_graphql_response_json(request: Request) -> bool:
+    return GRAPHQL_RESPONSE_JSON in request.headers.get("accept", "")
+
+
+class GraphQLView(GraphQL[Context, None]):
+    """Strawberry's view, made to follow the GraphQL-over-HTTP media type rules."""
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(
+            build_schema(settings),
+            graphql_ide="graphiql" if settings.graphiql else None,
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+            keep_alive=True,
+            keep_alive_interval=15,
+            allowed_origins=settings.cors_origins,
+        )
+        self.settings = settings
+
+    async def get_context(self, request: Request | WebSocket, response: Any = None) -> Context:
+        services: Services = request.app.state.services
+        return Context(request, response, services, self.settings.dev_tenant)
+
+    async def process_result(
+        self, request: Request, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
+        response = process_result(result)
+        if is_request_error(result):
+            response.pop("data", None)
+            request.state.graphql_request_error = True
+        return response
+
+    async def run(self, request: Any, context: Any = None, root_value: Any = None) -> Any:
+        kwargs = {} if context is None else {"context": context}
+        response = await super().run(request, **kwargs)
+        if (
+            isinstance(request, Request)
+            and isinstance(response, Response)
+            and response.headers.get("content-type", "").startswith("application/json")
+            and wants_graphql_response_json(request)
+        ):
+            response.headers["content-type"] = f"{GRAPHQL_RESPONSE_JSON}; charset=utf-8"
+            if getattr(request.state, "graphql_request_error", False):
+                response.status_code = 400
+        return response
+
+
+class RequestMetrics:
+    """Counts and times every HTTP request for /metrics."""
+
+    def __init__(self, app: ASGIApp, registry: CollectorRegistry) -> None:
+        self.app = app
+        self.requests = Counter(
+            "http_requests", "HTTP requests", ["path", "status"], registry=registry
+        )
+        self.latency = Histogram(
+            "http_request_seconds", "HTTP request latency", ["path"], registry=registry
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status = {"code": 500}
+
+        async def record_status(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+            await send(message)
+
+        started = time.perf_counter()
+        try:
+            await self.app(scope, receive, record_status)
+        finally:
+            path = scope["path"] if scope["path"] in KNOWN_PATHS else "other"
+            self.requests.labels(path, str(status["code"])).inc()
+            self.latency.labels(path).observe(time.perf_counter() - started)
+
+
+KNOWN_PATHS = {"/graphql", "/healthz", "/readyz", "/metrics"}
+
+
+async def healthz(request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    services: Services = request.app.state.services
+    checks = {
+        "mongodb": "ok" if await services.database.ping() else "unavailable",
+        "eventBus": "ok" if await services.bus.ping() else "unavailable",
+    }
+    ready = all(value == "ok" for value in checks.values())
+    return JSONResponse(
+        {"status": "ok" if ready else "unavailable", **checks}, 200 if ready else 503
+    )
+
+
+def create_app(
+    settings: Settings | None = None, services: Services | None = None, seed_demo: bool = False
+) -> Starlette:
+    """The API. Pass `services` to share already started stores (tests do)."""
+    settings = settings or get_settings()
+    registry = CollectorRegistry()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        owned = services is None
+        app.state.services = services or await start_services(settings)
+        if seed_demo:
+            manifest = await seed(TenantScope(settings.dev_tenant))
+            log.info("demo dataset for tenant %r: %s", settings.dev_tenant, manifest.counts)
+        try:
+            yield
+        finally:
+            if owned:
+                await app.state.services.close()
+
+    async def metrics(request: Request) -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    view = GraphQLView(settings)
+    return Starlette(
+        routes=[
+            Route("/graphql", view, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", view),
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+            Route("/metrics", metrics),
+        ],
+        middleware=[
+            Middleware(RequestMetrics, registry=registry),
+            Middleware(
+                CORSMiddleware,
+                allow_origins=settings.cors_origins,
+                allow_methods=["GET", "POST"],
+                allow_headers=["Authorization", "Content-Type"],
+            ),
+        ],
+        lifespan=lifespan,
+    )

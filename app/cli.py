@@ -1,0 +1,82 @@
+"""`python -m app <command>`: serve, worker, seed, export-schema."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+from app.settings import ConfigError, Settings, get_settings
+
+SCHEMA_FILE = Path("schema.graphql")
+
+
+def export_schema(settings: Settings) -> str:
+    from app.schema.schema import build_schema
+
+    return build_schema(settings).as_str() + "\n"
+
+
+async def _seed(settings: Settings, tenant: str, customers: int) -> None:
+    from app.models import TenantScope
+    from app.runtime import start_services
+    from app.seed import seed
+
+    services = await start_services(settings)
+    try:
+        manifest = await seed(TenantScope(tenant), customers_per_product=customers)
+        print(f"seeded tenant {tenant!r}: {manifest.counts}")
+    finally:
+        await services.close()
+
+
+def serve(settings: Settings, seed_demo: bool) -> None:
+    import uvicorn
+
+    from app.asgi import create_app
+
+    app = create_app(settings, seed_demo=seed_demo)
+    print(f"GraphiQL: http://{settings.host}:{settings.port}/graphql", flush=True)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level)
+
+
+def worker(settings: Settings) -> None:
+    from app.jobs.worker import build_worker
+
+    build_worker(settings).run()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m app", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve_cmd = commands.add_parser("serve", help="serve the GraphQL API")
+    serve_cmd.add_argument("--seed", action="store_true", help="load the demo dataset first")
+    commands.add_parser("worker", help="run an arq worker (needs REDIS_URL)")
+    seed_cmd = commands.add_parser("seed", help="write the synthetic demo dataset")
+    seed_cmd.add_argument("--tenant", default=None, help="tenant id (default: DEV_TENANT)")
+    seed_cmd.add_argument("--customers", type=int, default=1000, help="customers per product")
+    export = commands.add_parser("export-schema", help="print or write the GraphQL SDL")
+    export.add_argument("--output", type=Path, default=None)
+    args = parser.parse_args(argv)
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        settings = get_settings()
+        if args.command == "serve":
+            serve(settings, args.seed)
+        elif args.command == "worker":
+            worker(settings)
+        elif args.command == "seed":
+            asyncio.run(_seed(settings, args.tenant or settings.dev_tenant, args.customers))
+        elif args.command == "export-schema":
+            sdl = export_schema(settings)
+            if args.output:
+                args.output.write_text(sdl)
+            else:
+                sys.stdout.write(sdl)
+    except ConfigError as error:
+        print(error, file=sys.stderr)
+        return 2
+    return 0

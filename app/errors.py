@@ -1,0 +1,58 @@
+"""Domain errors raised by resolvers; the schema turns them into typed GraphQL results."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class DomainError(Exception):
+    code = "ERROR"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True)
+class FieldIssue:
+    path: tuple[str, ...]
+    message: str
+
+
+class ValidationFailed(DomainError):
+    code = "VALIDATION"
+
+    def __init__(self, issues: list[FieldIssue], message: str = "Invalid input") -> None:
+        super().__init__(message)
+        self.issues = issues
+
+    @classmethod
+    def single(cls, path: str, message: str) -> ValidationFailed:
+        return cls([FieldIssue(tuple(path.split(".")), message)], message)
+
+
+class NotFound(DomainError):
+    code = "NOT_FOUND"
+
+    def __init__(self, entity: str, entity_id: str) -> None:
+        super().__init__(f"{entity} {entity_id} not found")
+        self.entity = entity
+        self.entity_id = entity_id
+
+
+class Conflict(DomainError):
+    code = "CONFLICT"
+
+
+class Forbidden(DomainError):
+    code = "FORBIDDEN"
+
+
+class Unavailable(DomainError):
+    """A backing service (MongoDB, Redis) cannot be reached right now."""
+
+    code = "UNAVAILABLE"
+
+    def __init__(self, service: str) -> None:
+        super().__init__(f"{service} is unavailable; try again shortly")
+        self.service = service

@@ -1,0 +1,37 @@
+"""arq worker settings; `python -m app worker` runs a worker with them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from arq.connections import RedisSettings
+from arq.worker import Worker, create_worker
+
+from app.jobs import FUNCTIONS
+from app.runtime import start_services
+from app.settings import ConfigError, Settings
+
+
+def worker_settings(settings: Settings) -> dict[str, Any]:
+    """arq's WorkerSettings, as the dict form arq accepts."""
+    if settings.redis_url is None:
+        raise ConfigError("configuration error: REDIS_URL: the worker needs Redis")
+
+    async def startup(ctx: dict[str, Any]) -> None:
+        ctx["services"] = await start_services(settings)
+
+    async def shutdown(ctx: dict[str, Any]) -> None:
+        await ctx["services"].close()
+
+    return {
+        "functions": list(FUNCTIONS),
+        "on_startup": startup,
+        "on_shutdown": shutdown,
+        "redis_settings": RedisSettings.from_dsn(settings.redis_url),
+        "poll_delay": settings.job_poll_delay,
+        "max_jobs": settings.worker_max_jobs,
+    }
+
+
+def build_worker(settings: Settings, **overrides: Any) -> Worker:
+    return create_worker(worker_settings(settings), **overrides)

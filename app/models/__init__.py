@@ -1,0 +1,38 @@
+"""Beanie documents: the storage shape, one module per domain."""
+
+from app.models.base import TenantDocument, TenantScope
+from app.models.customer import Customer
+from app.models.experiment import Experiment, ExperimentArm, ExperimentEvent
+from app.models.plan import PricingPlan
+from app.models.product import Product
+from app.models.revenue import RevenuePoint, RevenueSeries
+from app.models.seed import SeedManifest
+from app.models.segment import CustomerSegment, SegmentMetrics
+
+ALL_MODELS: list[type[TenantDocument]] = [
+    Product,
+    PricingPlan,
+    CustomerSegment,
+    Customer,
+    RevenueSeries,
+    Experiment,
+    ExperimentEvent,
+    SeedManifest,
+]
+
+__all__ = [
+    "ALL_MODELS",
+    "Customer",
+    "CustomerSegment",
+    "Experiment",
+    "ExperimentArm",
+    "ExperimentEvent",
+    "PricingPlan",
+    "Product",
+    "RevenuePoint",
+    "RevenueSeries",
+    "SeedManifest",
+    "SegmentMetrics",
+    "TenantDocument",
+    "TenantScope",
+]

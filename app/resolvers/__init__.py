@@ -1,0 +1,1 @@
+"""Use cases per domain: GraphQL-agnostic async functions over a tenant scope."""

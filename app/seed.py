@@ -1,0 +1,292 @@
+"""A deterministic synthetic dataset generated from planted parameters.
+
+The parameters (true elasticity per plan, true lift per experiment, trend and seasonality per
+revenue series) are stored in a `SeedManifest`, so tests and benchmarks can check that the
+platform recovers them. Generation is pure; `seed()` writes the result for one tenant.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import numpy as np
+from beanie import PydanticObjectId
+
+from app.models import (
+    Customer,
+    CustomerSegment,
+    Experiment,
+    ExperimentArm,
+    ExperimentEvent,
+    PricingPlan,
+    Product,
+    RevenuePoint,
+    RevenueSeries,
+    SeedManifest,
+    TenantScope,
+)
+
+MONTHS = 36
+START_MONTH = date(2023, 1, 1)
+PRODUCTS = ("Acme Analytics", "Acme Storage")
+# name, monthly price in cents, unit cost in cents, true price elasticity of conversion
+PLANS = (
+    ("Starter", 2_900, 600, -1.6),
+    ("Pro", 9_900, 1_800, -1.1),
+    ("Enterprise", 39_900, 6_000, -0.6),
+)
+SEGMENTS = (
+    ("SMB Europe", {"company_size": "smb", "region": "eu"}),
+    ("SMB North America", {"company_size": "smb", "region": "na"}),
+    ("Mid-market", {"company_size": "mid"}),
+    ("Enterprise", {"company_size": "enterprise"}),
+)
+SIZES = ("smb", "mid", "enterprise")
+REGIONS = ("eu", "na", "apac")
+SERIES_MODEL = (
+    "subscriptions = base * (1 + monthly_trend)^t"
+    " * (1 + seasonal_amplitude * sin(2 pi (t + seasonal_phase) / 12)) * exp(N(0, noise_sigma))"
+)
+PLAN_BY_SIZE = {"smb": 0, "mid": 1, "enterprise": 2}
+
+
+@dataclass
+class Dataset:
+    products: list[Product] = field(default_factory=list)
+    plans: list[PricingPlan] = field(default_factory=list)
+    segments: list[CustomerSegment] = field(default_factory=list)
+    customers: list[Customer] = field(default_factory=list)
+    series: list[RevenueSeries] = field(default_factory=list)
+    experiments: list[Experiment] = field(default_factory=list)
+    events: list[ExperimentEvent] = field(default_factory=list)
+    planted: dict[str, Any] = field(default_factory=dict)
+
+    def counts(self) -> dict[str, int]:
+        return {name: len(value) for name, value in vars(self).items() if isinstance(value, list)}
+
+
+def month(offset: int) -> date:
+    years, months = divmod(START_MONTH.month - 1 + offset, 12)
+    return date(START_MONTH.year + years, months + 1, 1)
+
+
+def generate(tenant_id: str, seed: int = 7, customers_per_product: int = 1000) -> Dataset:
+    rng = np.random.default_rng(seed)
+    data = Dataset(planted={"plans": {}, "experiments": {}, "series": {}})
+    for name in PRODUCTS:
+        product = Product(
+            id=PydanticObjectId(),
+            tenant_id=tenant_id,
+            name=name,
+            description=f"{name}: a synthetic product of the demo dataset",
+        )
+        data.products.append(product)
+        plans = _plans(data, product)
+        segments = _segments(data, product)
+        _customers(data, rng, product, plans, customers_per_product)
+        for segment in segments:
+            for plan in plans:
+                _series(data, rng, product, segment, plan)
+        _experiment(data, rng, product, plans[1])
+    return data
+
+
+def _plans(data: Dataset, product: Product) -> list[PricingPlan]:
+    plans = []
+    for name, price, cost, elasticity in PLANS:
+        plan = PricingPlan(
+            id=PydanticObjectId(),
+            tenant_id=product.tenant_id,
+            product_id=product.id,
+            name=name,
+            unit_price_cents=price,
+            unit_cost_cents=cost,
+        )
+        data.planted["plans"][str(plan.id)] = {"elasticity": elasticity}
+        plans.append(plan)
+    data.plans.extend(plans)
+    return plans
+
+
+def _segments(data: Dataset, product: Product) -> list[CustomerSegment]:
+    segments = [
+        CustomerSegment(
+            id=PydanticObjectId(),
+            tenant_id=product.tenant_id,
+            product_id=product.id,
+            name=name,
+            filter=dict(query),
+            description=f"Customers where {query}",
+        )
+        for name, query in SEGMENTS
+    ]
+    data.segments.extend(segments)
+    return segments
+
+
+def _customers(
+    data: Dataset, rng: np.random.Generator, product: Product, plans: list[PricingPlan], count: int
+) -> None:
+    sizes = rng.choice(SIZES, size=count, p=[0.6, 0.3, 0.1])
+    regions = rng.choice(REGIONS, size=count, p=[0.4, 0.4, 0.2])
+    seats = np.maximum(1, np.round(rng.lognormal(1.0, 0.8, size=count))).astype(int)
+    signup_days = rng.integers(0, MONTHS * 30, size=count)
+    churn = rng.random(count) < 0.12
+    churn_after = rng.integers(30, 400, size=count)
+    origin = datetime(START_MONTH.year, START_MONTH.month, 1, tzinfo=UTC)
+    for i in range(count):
+        plan = plans[PLAN_BY_SIZE[str(sizes[i])]]
+        signup = origin + timedelta(days=int(signup_days[i]))
+        data.customers.append(
+            Customer(
+                tenant_id=product.tenant_id,
+                product_id=product.id,
+                external_id=f"cus_{i:06d}",
+                plan_id=plan.id,
+                region=str(regions[i]),
+                company_size=str(sizes[i]),
+                monthly_revenue_cents=int(plan.unit_price_cents * seats[i]),
+                usage=float(seats[i]),
+                signup_at=signup,
+                churned_at=signup + timedelta(days=int(churn_after[i])) if churn[i] else None,
+            )
+        )
+
+
+def _series(
+    data: Dataset,
+    rng: np.random.Generator,
+    product: Product,
+    segment: CustomerSegment,
+    plan: PricingPlan,
+) -> None:
+    trend = float(rng.uniform(-0.005, 0.03))  # monthly growth rate
+    amplitude = float(rng.uniform(0.0, 0.25))
+    phase = int(rng.integers(0, 12))
+    noise = 0.03
+    base_subscriptions = float(rng.uniform(40, 400))
+    t = np.arange(MONTHS)
+    level = base_subscriptions * (1 + trend) ** t
+    seasonal = 1 + amplitude * np.sin(2 * math.pi * (t + phase) / 12)
+    subscriptions = np.round(level * seasonal * np.exp(rng.normal(0, noise, MONTHS))).astype(int)
+    series = RevenueSeries(
+        id=PydanticObjectId(),
+        tenant_id=product.tenant_id,
+        product_id=product.id,
+        segment_id=segment.id,
+        plan_id=plan.id,
+        points=[
+            RevenuePoint(
+                period=month(i),
+                active_subscriptions=int(subs),
+                revenue_cents=int(subs) * plan.unit_price_cents,
+            )
+            for i, subs in enumerate(subscriptions)
+        ],
+    )
+    data.planted["series"][str(series.id)] = {
+        "monthly_trend": trend,
+        "seasonal_amplitude": amplitude,
+        "seasonal_phase": phase,
+        "noise_sigma": noise,
+        "base_subscriptions": base_subscriptions,
+        "model": SERIES_MODEL,
+    }
+    data.series.append(series)
+
+
+def _experiment(
+    data: Dataset,
+    rng: np.random.Generator,
+    product: Product,
+    plan: PricingPlan,
+    units_per_arm: int = 4000,
+) -> None:
+    elasticity = data.planted["plans"][str(plan.id)]["elasticity"]
+    price_ratio, base_conversion = 1.2, 0.08
+    variant_price = round(plan.unit_price_cents * price_ratio)
+    arms = [
+        ExperimentArm(
+            key="control", plan_id=plan.id, price_cents=plan.unit_price_cents, traffic_share=0.5
+        ),
+        ExperimentArm(key="variant", plan_id=plan.id, price_cents=variant_price, traffic_share=0.5),
+    ]
+    experiment = Experiment(
+        id=PydanticObjectId(),
+        tenant_id=product.tenant_id,
+        product_id=product.id,
+        key=f"{plan.name.lower()}-price-{product.name.split()[-1].lower()}",
+        name=f"{product.name} {plan.name} +20%",
+        status="running",
+        arms=arms,
+        hypothesis="A 20% higher price loses less conversion than it gains in revenue",
+    )
+    conversions = {"control": base_conversion, "variant": base_conversion * price_ratio**elasticity}
+    started = datetime(2025, 6, 1, tzinfo=UTC)
+    for arm in arms:
+        converted = rng.random(units_per_arm) < conversions[arm.key]
+        for unit in range(units_per_arm):
+            unit_id = f"{arm.key}-{unit:05d}"
+            at = started + timedelta(minutes=unit)
+            data.events.append(_event(experiment, arm.key, unit_id, "exposure", 0, at))
+            if converted[unit]:
+                data.events.append(
+                    _event(
+                        experiment,
+                        arm.key,
+                        unit_id,
+                        "conversion",
+                        arm.price_cents,
+                        at + timedelta(minutes=5),
+                    )
+                )
+    data.planted["experiments"][str(experiment.id)] = {
+        "conversion": conversions,
+        "true_relative_lift": price_ratio**elasticity - 1,
+        "price_ratio": price_ratio,
+        "elasticity": elasticity,
+    }
+    data.experiments.append(experiment)
+
+
+def _event(
+    experiment: Experiment, arm: str, unit_id: str, kind: str, revenue: int, at: datetime
+) -> ExperimentEvent:
+    return ExperimentEvent(
+        tenant_id=experiment.tenant_id,
+        experiment_id=experiment.id,
+        event_id=f"{experiment.key}:{unit_id}:{kind}",
+        unit_id=unit_id,
+        arm=arm,
+        kind=kind,
+        revenue_cents=revenue,
+        occurred_at=at,
+    )
+
+
+async def seed(
+    scope: TenantScope, seed: int = 7, customers_per_product: int = 1000
+) -> SeedManifest:
+    """Write the dataset for the scope's tenant, once; a second call returns the manifest."""
+    existing = await scope.find(SeedManifest, {"seed": seed}).first_or_none()
+    if existing is not None:
+        return existing
+    data = generate(scope.tenant_id, seed, customers_per_product)
+    for docs in (
+        data.products,
+        data.plans,
+        data.segments,
+        data.customers,
+        data.series,
+        data.experiments,
+        data.events,
+    ):
+        if docs:
+            await type(docs[0]).insert_many(docs)
+    manifest = SeedManifest(
+        tenant_id=scope.tenant_id, seed=seed, planted=data.planted, counts=data.counts()
+    )
+    return await scope.insert(manifest)

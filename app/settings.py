@@ -1,0 +1,87 @@
+"""Configuration: every knob comes from the environment (or `.env`) with a safe default."""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class ConfigError(SystemExit):
+    """Raised instead of a traceback: one clear line naming the variable at fault."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+
+    # Stores. No MONGODB_URL starts the embedded MongoDB-compatible server in-process;
+    # no REDIS_URL falls back to the in-memory bus and in-process queue (zero-config only).
+    mongodb_url: str | None = None
+    mongodb_db: str = Field("pricing", pattern=r"^[A-Za-z0-9_-]{1,63}$")
+    mongodb_timeout_ms: int = Field(3000, ge=100, le=60_000)
+    embedded_data_file: Path | None = None
+    redis_url: str | None = None
+    redis_prefix: str = Field("pricing", pattern=r"^[A-Za-z0-9_.-]{1,40}$")
+    bus_stream_maxlen: int = Field(10_000, ge=100)
+
+    # AI
+    openai_api_key: SecretStr | None = None
+    openai_model: str = "gpt-4.1-mini"
+    openai_base_url: str | None = None
+
+    # Security. A random JWT secret is safe (tokens just do not outlive the process);
+    # production sets one so that every API process accepts the same tokens.
+    jwt_secret: SecretStr = Field(default_factory=lambda: SecretStr(secrets.token_urlsafe(48)))
+    dev_tenant: str = "demo"
+    cors_origins: Annotated[list[str], NoDecode] = []
+    graphiql: bool = True
+    introspection: bool = True
+    max_query_depth: int = Field(12, ge=2, le=50)
+    max_aliases: int = Field(30, ge=1)
+    max_tokens: int = Field(5000, ge=100)
+
+    # Serving and jobs
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    log_level: str = Field("info", pattern=r"^(debug|info|warning|error)$")
+    job_poll_delay: float = Field(0.1, gt=0, le=5)
+    worker_max_jobs: int = Field(10, ge=1)
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+    @field_validator("mongodb_url")
+    @classmethod
+    def _mongo_scheme(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("mongodb://", "mongodb+srv://")):
+            raise ValueError("must start with mongodb:// or mongodb+srv://")
+        return value or None
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value or None
+
+
+def describe(error: ValidationError) -> str:
+    first = error.errors()[0]
+    name = ".".join(str(part) for part in first["loc"]).upper() or "settings"
+    return f"configuration error: {name}: {first['msg']} (got {first.get('input')!r})"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as error:
+        raise ConfigError(describe(error)) from None

@@ -1,0 +1,94 @@
+"""Shared fixtures: a real Redis and a MongoDB-wire endpoint for the whole session.
+
+MONGODB_URL / REDIS_URL point the suite at existing servers; otherwise the embedded
+MongoDB-compatible server is started as its own process and a Redis server is reused on
+127.0.0.1:6379 or started on a free port.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+import pytest_asyncio
+
+from app.models import TenantScope
+from app.runtime import Services, start_services
+from app.settings import Settings
+from tests.support.app import running_api, running_worker
+from tests.support.graphql import GraphQLClient
+from tests.support.servers import MongoProcess, ensure_redis
+
+
+@pytest.fixture(scope="session")
+def mongo_url() -> Iterator[str]:
+    url = os.environ.get("MONGODB_URL")
+    if url:
+        yield url
+        return
+    server = MongoProcess.start()
+    yield server.url
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    url = os.environ.get("REDIS_URL")
+    if url:
+        yield url
+        return
+    with ensure_redis() as url:
+        yield url
+
+
+def make_settings(mongo_url: str, redis_url: str | None, **overrides: object) -> Settings:
+    run = uuid.uuid4().hex[:8]
+    values: dict[str, object] = {
+        "mongodb_url": mongo_url,
+        "mongodb_db": f"test_{run}",
+        "redis_url": redis_url,
+        "redis_prefix": f"test-{run}",
+        "jwt_secret": "test-secret-" + run,
+        **overrides,
+    }
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session")
+def settings(mongo_url: str, redis_url: str) -> Settings:
+    return make_settings(mongo_url, redis_url)
+
+
+@pytest_asyncio.fixture(scope="session")
+async def services(settings: Settings) -> AsyncIterator[Services]:
+    started = await start_services(settings)
+    yield started
+    await started.database.client.drop_database(settings.mongodb_db)
+    await started.close()
+
+
+@pytest_asyncio.fixture(scope="session")
+async def api(settings: Settings, services: Services) -> AsyncIterator[str]:
+    async with running_api(settings, services) as url:
+        yield url
+
+
+@pytest_asyncio.fixture(scope="session")
+async def worker(settings: Settings, services: Services) -> AsyncIterator[None]:
+    async with running_worker(settings):
+        yield
+
+
+@pytest_asyncio.fixture
+async def client(api: str) -> AsyncIterator[GraphQLClient]:
+    graphql = GraphQLClient(api)
+    yield graphql
+    await graphql.close()
+
+
+@pytest.fixture
+def tenant(settings: Settings) -> TenantScope:
+    """The tenant the API serves (the development tenant until authentication lands)."""
+    return TenantScope(settings.dev_tenant)

@@ -1,0 +1,48 @@
+"""Run the real API (uvicorn on a free port) and an arq worker inside the test session."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+import uvicorn
+
+from app.asgi import create_app
+from app.jobs.worker import build_worker
+from app.runtime import Services
+from app.settings import Settings
+from tests.support.servers import free_port
+
+
+@contextlib.asynccontextmanager
+async def running_api(settings: Settings, services: Services | None = None) -> AsyncIterator[str]:
+    port = free_port()
+    config = uvicorn.Config(
+        create_app(settings, services), host="127.0.0.1", port=port, log_level="warning",
+        lifespan="on",
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+@contextlib.asynccontextmanager
+async def running_worker(settings: Settings) -> AsyncIterator[None]:
+    worker = build_worker(settings, handle_signals=False, poll_delay=0.05)
+    task = asyncio.create_task(worker.main())
+    try:
+        yield
+    finally:
+        await worker.close()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
