@@ -5,10 +5,10 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, MutableMapping
 from typing import Any
 
-from graphql import ExecutionResult
+from cross_web import HTTPException
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -20,13 +20,15 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse, process_result
+from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.types import ExecutionResult as StrawberryResult
 
 from app.models import TenantScope
 from app.runtime import Services, start_services
@@ -39,7 +41,7 @@ GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
 log = logging.getLogger(__name__)
 
 
-def is_request_error(result: ExecutionResult) -> bool:
+def is_request_error(result: StrawberryResult) -> bool:
     """Parse and validation failures: the operation never ran, so there is no `data`."""
     return (
         result.data is None
@@ -71,7 +73,7 @@ class GraphQLView(GraphQL[Context, None]):
         return Context(request, response, services, self.settings.dev_tenant)
 
     async def process_result(
-        self, request: Request, result: ExecutionResult
+        self, request: Request, result: StrawberryResult
     ) -> GraphQLHTTPResponse:
         response = process_result(result)
         if is_request_error(result):
@@ -81,7 +83,13 @@ class GraphQLView(GraphQL[Context, None]):
 
     async def run(self, request: Any, context: Any = None, root_value: Any = None) -> Any:
         kwargs = {} if context is None else {"context": context}
-        response = await super().run(request, **kwargs)
+        try:
+            response = await super().run(request, **kwargs)
+        except HTTPException as error:
+            if isinstance(error.__cause__, InvalidOperationTypeError):
+                # GraphQL over HTTP: a mutation sent with GET is a method problem.
+                return PlainTextResponse(error.reason, 405, headers={"Allow": "POST"})
+            raise
         if (
             isinstance(request, Request)
             and isinstance(response, Response)
@@ -112,7 +120,7 @@ class RequestMetrics:
             return
         status = {"code": 500}
 
-        async def record_status(message: dict[str, Any]) -> None:
+        async def record_status(message: MutableMapping[str, Any]) -> None:
             if message["type"] == "http.response.start":
                 status["code"] = message["status"]
             await send(message)

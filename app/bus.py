@@ -18,7 +18,7 @@ import logging
 import re
 import uuid
 from collections import defaultdict, deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -110,7 +110,7 @@ class Bus(abc.ABC):
 
     async def subscribe(
         self, tenant_id: str, topic: str, since: str | None = None
-    ) -> AsyncIterator[Event]:
+    ) -> AsyncGenerator[Event, None]:
         """Live events of a topic; with `since`, first every stored event after it."""
         key = self.key(tenant_id, topic)
         if since is not None:

@@ -28,7 +28,7 @@ class ValidationFailed(DomainError):
 
     @classmethod
     def single(cls, path: str, message: str) -> ValidationFailed:
-        return cls([FieldIssue(tuple(path.split(".")), message)], message)
+        return cls([FieldIssue(tuple(path.split(".")), message)], f"{path}: {message}")
 
 
 class NotFound(DomainError):

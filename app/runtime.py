@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from app.bus import Bus, create_bus
 from app.db import Database, connect
+from app.outbox import relay_forever
 from app.queue import ArqQueue, InProcessQueue, Queue
 from app.settings import Settings
 
@@ -20,8 +22,12 @@ class Services:
     database: Database
     bus: Bus
     queue: Queue
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def close(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
         await self.queue.close()
         await self.bus.close()
         await self.database.close()
@@ -41,4 +47,5 @@ async def start_services(settings: Settings) -> Services:
         context["services"] = services
         return services
     queue = await ArqQueue.connect(settings.redis_url)
-    return Services(settings, database, bus, queue)
+    relay = asyncio.create_task(relay_forever(bus), name="outbox-relay")
+    return Services(settings, database, bus, queue, [relay])

@@ -50,7 +50,7 @@ def make_settings(mongo_url: str, redis_url: str | None, **overrides: object) ->
         "mongodb_db": f"test_{run}",
         "redis_url": redis_url,
         "redis_prefix": f"test-{run}",
-        "jwt_secret": "test-secret-" + run,
+        "jwt_secret": "test-secret-" + uuid.uuid4().hex + uuid.uuid4().hex,
         **overrides,
     }
     return Settings(**values)  # type: ignore[arg-type]

@@ -3,6 +3,7 @@
 from app.models.base import TenantDocument, TenantScope
 from app.models.customer import Customer
 from app.models.experiment import Experiment, ExperimentArm, ExperimentEvent
+from app.models.outbox import PendingEvent
 from app.models.plan import PricingPlan
 from app.models.product import Product
 from app.models.revenue import RevenuePoint, RevenueSeries
@@ -18,6 +19,7 @@ ALL_MODELS: list[type[TenantDocument]] = [
     Experiment,
     ExperimentEvent,
     SeedManifest,
+    PendingEvent,
 ]
 
 __all__ = [
@@ -27,6 +29,7 @@ __all__ = [
     "Experiment",
     "ExperimentArm",
     "ExperimentEvent",
+    "PendingEvent",
     "PricingPlan",
     "Product",
     "RevenuePoint",

@@ -7,6 +7,7 @@ from typing import Any
 
 from app.bus import Event
 from app.models import TenantScope
+from app.outbox import publish_or_park
 from app.runtime import Services
 
 
@@ -19,5 +20,6 @@ class ResolverCtx:
     def tenant_id(self) -> str:
         return self.scope.tenant_id
 
-    async def publish(self, topic: str, type: str, data: dict[str, Any]) -> Event:
-        return await self.services.bus.publish(self.tenant_id, topic, type, data)
+    async def publish(self, topic: str, type: str, data: dict[str, Any]) -> Event | None:
+        """Publish the event of a stored change; parked for later if Redis is down."""
+        return await publish_or_park(self.services.bus, self.scope, topic, type, data)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from contextlib import aclosing
 
 from app.bus import Event
@@ -21,7 +21,7 @@ async def start_segment_metrics(ctx: ResolverCtx) -> str:
     return job_id
 
 
-async def follow(ctx: ResolverCtx, job_id: str, since: str | None) -> AsyncIterator[Event]:
+async def follow(ctx: ResolverCtx, job_id: str, since: str | None) -> AsyncGenerator[Event, None]:
     """Progress events of a job from `since` (default: its start) until it finishes."""
     events = ctx.services.bus.subscribe(ctx.tenant_id, progress_topic(job_id), since or "0-0")
     async with aclosing(events):

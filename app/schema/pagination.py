@@ -71,7 +71,9 @@ async def paginate(
         raise ValidationFailed.single("first", f"must be between 0 and {MAX_PAGE}")
     keyset = {"_id": {"$gt": decode_cursor(after)}} if after else {}
     docs = await scope.find(model, {**query, **keyset}).sort("_id").limit(first + 1).to_list()
-    edges = [Edge(node=to_node(doc), cursor=encode_cursor(doc.id)) for doc in docs[:first]]
+    edges = [
+        Edge(node=to_node(doc), cursor=encode_cursor(doc.id or ObjectId())) for doc in docs[:first]
+    ]
     return Connection(
         edges=edges,
         page_info=PageInfo(

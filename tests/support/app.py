@@ -19,7 +19,10 @@ from tests.support.servers import free_port
 async def running_api(settings: Settings, services: Services | None = None) -> AsyncIterator[str]:
     port = free_port()
     config = uvicorn.Config(
-        create_app(settings, services), host="127.0.0.1", port=port, log_level="warning",
+        create_app(settings, services),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
         lifespan="on",
     )
     server = uvicorn.Server(config)

@@ -32,7 +32,10 @@ class GraphQLClient:
 
     @asynccontextmanager
     async def subscribe(
-        self, query: str, variables: dict[str, Any] | None = None, init: dict[str, Any] | None = None
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        init: dict[str, Any] | None = None,
     ) -> AsyncIterator[Subscription]:
         url = self.base_url.replace("http", "ws", 1) + "/graphql"
         async with websockets.connect(url, subprotocols=["graphql-transport-ws"]) as ws:

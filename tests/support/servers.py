@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import socket
 import subprocess
@@ -11,6 +12,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import httpx
 import pymongo
 import redis
 
@@ -91,7 +93,17 @@ class RedisProcess:
             raise RuntimeError("redis-server is not installed (make test installs it)")
         port = port or free_port()
         proc = subprocess.Popen(
-            [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            [
+                binary,
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
             stdout=subprocess.DEVNULL,
         )
         server = cls(port, proc)
@@ -118,3 +130,33 @@ def ensure_redis() -> Iterator[str]:
         yield server.url
     finally:
         server.stop()
+
+
+@dataclass
+class ApiProcess:
+    """`python -m app serve` in its own process, as an operator runs it."""
+
+    url: str
+    process: subprocess.Popen[bytes]
+
+    @classmethod
+    def start(cls, *args: str, **env: str) -> ApiProcess:
+        port = free_port()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "app", "serve", *args],
+            env={**os.environ, "PORT": str(port), "LOG_LEVEL": "warning", **env},
+            stdout=subprocess.DEVNULL,
+        )
+        server = cls(f"http://127.0.0.1:{port}", process)
+
+        def ready() -> bool:
+            if process.poll() is not None:
+                raise RuntimeError(f"the API exited with {process.returncode}")
+            return httpx.get(f"{server.url}/healthz").status_code == 200
+
+        _wait_until(ready, timeout=120)
+        return server
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=30)

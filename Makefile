@@ -1,0 +1,50 @@
+# The two commands: `make demo` and `make test`. Both start from nothing.
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+UV := .uv/bin/uv
+VENV := .venv
+BIN := $(VENV)/bin
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: demo test install redis-server lint typecheck schema bench worker clean
+
+demo: install ## Serve the API with the embedded store and the demo dataset on 127.0.0.1:8000
+	$(BIN)/python -m app serve --seed
+
+test: install redis-server lint typecheck ## Lint, type-check and run the whole suite
+	$(BIN)/pytest
+
+install: $(VENV)/.installed
+
+$(UV):
+	$(PYTHON) -m venv .uv
+	.uv/bin/pip install --quiet uv==$(UV_VERSION)
+
+$(VENV)/.installed: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --python $(PYTHON)
+	touch $@
+
+# The tests start their own redis-server when none answers on 127.0.0.1:6379.
+redis-server:
+	@command -v redis-server >/dev/null || { $(SUDO) apt-get install -y redis-server \
+		|| { $(SUDO) apt-get update && $(SUDO) apt-get install -y redis-server; }; }
+
+lint: install
+	$(BIN)/ruff check app tests bench
+	$(BIN)/ruff format --check app tests bench
+
+typecheck: install
+	$(BIN)/mypy
+
+schema: install ## Re-export schema.graphql after changing the API
+	$(BIN)/python -m app export-schema --output schema.graphql
+
+worker: install ## Run a job worker (needs REDIS_URL)
+	$(BIN)/python -m app worker
+
+bench: install
+	$(BIN)/python bench/http.py
+	$(BIN)/python bench/embedded.py
+
+clean:
+	rm -rf $(VENV) .uv .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,393 @@
+"""Query, update and aggregation over the store.
+
+mongomock_ng supplies the semantics (filters, update operators, projection, pipeline
+stages); this module adds what makes it fast: index lookups instead of scans, sorting on
+native Python keys instead of pairwise BSON comparisons, a hash-based `$group`, and no
+copies unless a stage would mutate its input.
+"""
+
+from __future__ import annotations
+
+import datetime
+import math
+import re
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import mongomock_ng
+from bson.decimal128 import Decimal128
+from bson.max_key import MaxKey
+from bson.min_key import MinKey
+from bson.objectid import ObjectId
+from bson.regex import Regex
+from bson.timestamp import Timestamp
+from bson.tz_util import utc
+from mongomock_ng import aggregate, filtering
+from sentinels import NOTHING
+
+from app.embedded.errors import CommandError, not_supported
+from app.embedded.match import check_query, matches
+from app.embedded.store import Collection, Document, Store, clone, conjuncts, key_of
+
+# mongomock_ng keeps its update and projection logic on Collection; a private, empty one
+# serves as the implementation. The lock guards its per-call `_current_array_filters`.
+_SCRATCH: Any = mongomock_ng.MongoClient().get_database("embedded").get_collection("scratch")
+_SCRATCH_LOCK = threading.Lock()
+
+UPDATE_OPERATORS = {
+    "$set", "$unset", "$inc", "$mul", "$min", "$max", "$rename", "$setOnInsert",
+    "$currentDate", "$addToSet", "$pop", "$pull", "$pullAll", "$push", "$bit",
+}  # fmt: skip
+
+
+# -- find -----------------------------------------------------------------------------
+
+
+def find_docs(coll: Collection | None, query: Document, let: Any = None) -> list[Document]:
+    """Matching documents in natural order (references: callers must not mutate them)."""
+    check_query(query)
+    if coll is None or not coll.docs:
+        matches(query, {}, let)  # still reject an invalid filter
+        return []
+    candidates = coll.candidates(query)
+    docs: Iterable[Document] = coll.docs.values() if candidates is None else candidates
+    if not query:
+        return list(docs)
+    return [doc for doc in docs if matches(query, doc, let)]
+
+
+def sort_value(value: Any) -> tuple[Any, ...]:
+    """A natively comparable key that orders values as BSON comparison does."""
+    if value is None or value is NOTHING:
+        return (5,)
+    if isinstance(value, bool):
+        return (40, value)
+    if isinstance(value, (int, float)):
+        return (9,) if isinstance(value, float) and math.isnan(value) else (10, value)
+    if isinstance(value, str):
+        return (15, value)
+    if isinstance(value, ObjectId):
+        return (35, value.binary)
+    if isinstance(value, datetime.datetime):
+        return (45, value if value.tzinfo else value.replace(tzinfo=utc))
+    if isinstance(value, Decimal128):
+        number = value.to_decimal()
+        return (9,) if number.is_nan() else (10, number)
+    if isinstance(value, bytes):
+        return (30, len(value), bytes(value))
+    if isinstance(value, Timestamp):
+        return (47, value.time, value.inc)
+    if isinstance(value, (MinKey, MaxKey)):
+        return (0,) if isinstance(value, MinKey) else (127,)
+    rank = 20 if isinstance(value, dict) else 25 if isinstance(value, list) else 50
+    return (rank, filtering.BsonComparable(value))
+
+
+def _field_sort_key(path: str, descending: bool) -> Callable[[Document], tuple[Any, ...]]:
+    """Arrays sort by their smallest element ascending, their largest descending."""
+    pick = max if descending else min
+
+    def key(doc: Document) -> tuple[Any, ...]:
+        keys: list[tuple[Any, ...]] = []
+        for value in filtering.iter_key_candidates(path, doc) or [NOTHING]:
+            if isinstance(value, list):
+                keys.extend(map(sort_value, value) if value else [(4,)])  # [] sorts before null
+            else:
+                keys.append(sort_value(value))
+        return keys[0] if len(keys) == 1 else pick(keys)
+
+    return key
+
+
+def sort_docs(docs: list[Document], spec: Document) -> list[Document]:
+    """Stable multi-key sort: one pass per key, last key first."""
+    docs = list(docs)
+    for path, direction in reversed(list(spec.items())):
+        if isinstance(direction, dict):
+            raise not_supported("sorting by $meta")
+        if direction not in (1, -1):
+            raise CommandError(15975, "$sort key ordering must be 1 (for ascending) or -1")
+        if path == "$natural":
+            docs = docs if direction == 1 else docs[::-1]
+            continue
+        docs.sort(key=_field_sort_key(path, direction < 0), reverse=direction < 0)
+    return docs
+
+
+def project(doc: Document, projection: Document | None, query: Document) -> Document | None:
+    """A new document with `projection` applied (None when a `$size` projection drops it)."""
+    if not projection:
+        return doc
+    projected: Document | None = _SCRATCH._copy_only_fields(doc, dict(projection), dict, query)
+    return projected
+
+
+def distinct_values(docs: Iterable[Document], path: str) -> list[Any]:
+    """Distinct values at `path` (arrays contribute their elements), in BSON order."""
+    found: dict[Any, Any] = {}
+    for doc in docs:
+        for value in filtering.iter_key_candidates(path, doc):
+            for item in value if isinstance(value, list) else [value]:
+                if item is not NOTHING:
+                    found.setdefault(key_of(item), item)
+    return sorted(found.values(), key=sort_value)
+
+
+# -- update ---------------------------------------------------------------------------
+
+
+def _mul(doc: Any, field: str, value: Any, codec_options: Any = None) -> None:
+    """`$mul`, which mongomock_ng lacks; a missing field becomes 0, as in MongoDB."""
+    if isinstance(doc, dict):
+        doc[field] = doc.get(field, 0) * value
+    elif isinstance(doc, list):
+        doc[int(field)] *= value
+
+
+def is_operator_update(update: Any) -> bool:
+    if isinstance(update, list):
+        return False
+    keys = [k.startswith("$") for k in update]
+    if any(keys) and not all(keys):
+        bad = next(k for k in update if not k.startswith("$"))
+        raise CommandError(9, f"Unknown modifier: {bad}. Expected a valid update modifier")
+    return bool(update) and all(keys)
+
+
+def apply_update(
+    doc: Document,
+    update: Document | list[Document],
+    query: Document,
+    array_filters: list[Document] | None = None,
+    inserting: bool = False,
+) -> Document:
+    """The updated copy of `doc`: replacement, operators or pipeline; `doc` is untouched."""
+    if isinstance(update, list):
+        [new] = run_pipeline(None, "", [clone(doc)], update)
+        new = clone(new)
+    elif is_operator_update(update):
+        for op, fields in update.items():
+            if op not in UPDATE_OPERATORS:
+                raise CommandError(9, f"Unknown modifier: {op}. Expected a valid update modifier")
+            if not isinstance(fields, dict):
+                raise CommandError(9, f"Modifiers operate on fields but we found {fields!r}")
+        new = clone(doc)
+        _apply_operators(new, update, query, array_filters or [], inserting)
+    else:
+        if any(k.startswith("$") for k in update):
+            raise CommandError(2, "field names cannot start with $ in a replacement document")
+        new = {"_id": doc["_id"]} | {k: v for k, v in update.items() if k != "_id"}
+        if "_id" in update and key_of(update["_id"]) != key_of(doc.get("_id")):
+            raise _immutable_id(update["_id"])
+    if "_id" in doc and key_of(new.get("_id")) != key_of(doc["_id"]):
+        raise _immutable_id(new.get("_id"))
+    return new
+
+
+def _apply_operators(
+    doc: Document, update: Document, query: Document, array_filters: list[Document], inserting: bool
+) -> None:
+    ops = {k: v for k, v in update.items() if k != "$mul"}
+    with _SCRATCH_LOCK:
+        _SCRATCH._current_array_filters = array_filters
+        try:
+            if ops:
+                _SCRATCH._apply_update_document(doc, query, ops, inserting)
+            if "$mul" in update:
+                _SCRATCH._update_document_fields_with_positional_awareness(
+                    doc, update["$mul"], query, _mul, None
+                )
+        finally:
+            _SCRATCH._current_array_filters = None
+
+
+def _immutable_id(value: Any) -> CommandError:
+    return CommandError(
+        66,
+        "After applying the update, the (immutable) field '_id' was found to have been "
+        f"altered to _id: {value!r}",
+    )
+
+
+def upsert_document(
+    query: Document, update: Document | list[Document], array_filters: list[Document] | None
+) -> Document:
+    """The document an upsert inserts: the query's equality fields, then the update."""
+    equalities = {
+        field: cond
+        for field, cond in conjuncts(query)
+        if not (isinstance(cond, dict) and any(k.startswith("$") and k != "$eq" for k in cond))
+        and not isinstance(cond, (Regex, re.Pattern))
+    }
+    expanded, _ = _SCRATCH._discard_operators(_SCRATCH._expand_dots(equalities))
+    seed: Document = dict(expanded or {})
+    if isinstance(update, list) or is_operator_update(update):
+        doc = apply_update(seed, update, query, array_filters, inserting=True)
+    else:
+        doc = {"_id": seed["_id"]} if "_id" in seed else {}
+        doc |= update
+    return with_id_first(clone(doc))
+
+
+def with_id_first(doc: Document) -> Document:
+    """MongoDB stores `_id` first, generating an ObjectId when it is missing."""
+    if "_id" not in doc:
+        return {"_id": ObjectId()} | doc
+    if isinstance(doc["_id"], list):
+        raise CommandError(2, "The '_id' value cannot be of type array")
+    if next(iter(doc)) != "_id":
+        return {"_id": doc["_id"]} | {k: v for k, v in doc.items() if k != "_id"}
+    return doc
+
+
+# -- aggregation ----------------------------------------------------------------------
+
+
+class PipelineDatabase:
+    """What mongomock_ng's `$lookup`, `$unionWith`, `$out` and `$merge` stages call."""
+
+    def __init__(self, store: Store | None, name: str) -> None:
+        self.store = store
+        self.name = name
+
+    @property
+    def client(self) -> PipelineDatabase:
+        return self
+
+    def __getitem__(self, name: str) -> PipelineDatabase:
+        return PipelineDatabase(self.store, name)
+
+    def get_collection(self, name: str) -> PipelineCollection:
+        if self.store is None:
+            raise CommandError(2, "this stage is not allowed in an update pipeline")
+        return PipelineCollection(self.store, self.name, name)
+
+
+class PipelineCollection:
+    def __init__(self, store: Store, db: str, name: str) -> None:
+        self.store, self.db, self.name = store, db, name
+
+    def find(self, query: Document | None = None) -> list[Document]:
+        # Copies: $lookup embeds these in documents that later stages may modify.
+        return [clone(d) for d in find_docs(self.store.get(self.db, self.name), query or {})]
+
+    def find_one(self, query: Document | None = None) -> Document | None:
+        found = self.find(query)
+        return found[0] if found else None
+
+    def insert_one(self, doc: Document) -> None:
+        self.store.create(self.db, self.name).insert(with_id_first(clone(doc)))
+
+    def insert_many(self, docs: list[Document]) -> None:
+        for doc in docs:
+            self.insert_one(doc)
+
+    def replace_one(self, query: Document, doc: Document) -> None:
+        coll = self.store.create(self.db, self.name)
+        for old in find_docs(coll, query)[:1]:
+            coll.replace(old, apply_update(old, doc, query))
+
+    def drop(self) -> None:
+        # `$out` replaces the documents but, as in MongoDB, keeps the indexes.
+        coll = self.store.get(self.db, self.name)
+        for doc in list(coll.docs.values()) if coll else []:
+            coll.delete(doc)  # type: ignore[union-attr]
+
+
+# Stages that never modify their input documents, so stored documents can be passed as is.
+_READ_ONLY_STAGES = {
+    "$match", "$group", "$sort", "$skip", "$limit", "$count", "$project", "$unwind",
+    "$sortByCount", "$replaceRoot", "$replaceWith", "$sample", "$bucket",
+}  # fmt: skip
+
+
+def is_read_only(pipeline: list[Document]) -> bool:
+    for stage in pipeline:
+        if not isinstance(stage, dict):
+            return False
+        for name, spec in stage.items():
+            if name == "$facet" and all(is_read_only(p) for p in spec.values()):
+                continue
+            if name in ("$addFields", "$set") and not any("." in f for f in spec):
+                continue  # a top-level field is set on a copy; dotted ones write through
+            if name not in _READ_ONLY_STAGES:
+                return False
+    return True
+
+
+def run_pipeline(
+    store: Store | None, db: str, docs: list[Document], pipeline: list[Document], let: Any = None
+) -> list[Document]:
+    database = PipelineDatabase(store, db)
+    for stage in pipeline:
+        if not isinstance(stage, dict) or len(stage) != 1:
+            message = "A pipeline stage specification object must contain exactly one field."
+            raise CommandError(40323, message)
+        [(name, spec)] = stage.items()
+        if name == "$match":
+            check_query(spec)
+            docs = [doc for doc in docs if matches(spec, doc, let)]
+        elif name == "$sort":
+            docs = sort_docs(docs, spec)
+        elif name == "$group":
+            docs = group(docs, spec, let)
+        elif name == "$changeStream":
+            raise CommandError(40573, "The $changeStream stage is only supported on replica sets")
+        elif name not in aggregate._PIPELINE_HANDLERS:
+            raise CommandError(40324, f"Unrecognized pipeline stage name: '{name}'")
+        else:
+            docs = list(aggregate.process_pipeline(docs, database, [stage], None, user_vars=let))
+    return docs
+
+
+def _getter(expr: Any, let: Any) -> Callable[[Document], Any]:
+    """Evaluate an expression per document, skipping the parser for `$field` and constants."""
+    if isinstance(expr, str) and expr[:1] == "$" and expr[1:2] != "$" and "." not in expr:
+        field = expr[1:]
+        return lambda doc: doc.get(field, NOTHING)
+    if not isinstance(expr, (str, dict, list)):
+        return lambda doc: expr
+    return lambda doc: aggregate._parse_expression(expr, doc, user_vars=let)
+
+
+def group(docs: list[Document], spec: Document, let: Any = None) -> list[Document]:
+    """`$group` by hashing keys (mongomock_ng sorts with pairwise BSON comparisons)."""
+    if "_id" not in spec:
+        raise CommandError(15955, "a group specification must include an _id")
+    key_fn = _getter(spec["_id"], let)
+    groups: dict[Any, tuple[Any, list[Document]]] = {}
+    for doc in docs:
+        key = key_fn(doc)
+        key = None if key is NOTHING else key
+        groups.setdefault(key_of(key), (key, []))[1].append(doc)
+    out = []
+    for key, members in sorted(groups.values(), key=lambda g: sort_value(g[0])):
+        row = {"_id": key}
+        for field, acc in spec.items():
+            if field != "_id":
+                row[field] = _accumulate(field, acc, members, let)
+        out.append(row)
+    return out
+
+
+def _accumulate(field: str, acc: Any, members: list[Document], let: Any) -> Any:
+    if not isinstance(acc, dict) or len(acc) != 1:
+        raise CommandError(40234, f"The field '{field}' must be an accumulator object")
+    [(op, expr)] = acc.items()
+    if op not in aggregate.group_operators:
+        raise CommandError(15952, f"unknown group operator '{op}'")
+    if op == "$count":
+        return len(members)
+    get = _getter(expr, let)
+    if op in ("$first", "$last"):  # MongoDB keeps a missing value as null here
+        value = get(members[0] if op == "$first" else members[-1])
+        return None if value is NOTHING else value
+    values = [v for v in map(get, members) if v is not NOTHING]
+    if op in aggregate._GROUPING_OPERATOR_MAP:
+        return aggregate._GROUPING_OPERATOR_MAP[op](values)
+    if op == "$push":
+        return values
+    if op == "$addToSet":
+        return list({key_of(v): v for v in values}.values())
+    return aggregate._accumulate_group({field: acc}, members, let)[field]

@@ -1,0 +1,80 @@
+"""Drive a running API with concurrent clients; report throughput and latency percentiles."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import statistics
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from tests.support.servers import ApiProcess
+
+
+@dataclass
+class Result:
+    name: str
+    requests: int
+    seconds: float
+    latencies: list[float]
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds
+
+    def percentile(self, q: float) -> float:
+        return statistics.quantiles(self.latencies, n=100)[int(q) - 1] * 1000
+
+
+async def drive(url: str, name: str, body: dict[str, Any], clients: int, seconds: float) -> Result:
+    latencies: list[float] = []
+    deadline = time.perf_counter() + seconds
+    limits = httpx.Limits(max_connections=clients)
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30) as http:
+
+        async def client() -> None:
+            while time.perf_counter() < deadline:
+                started = time.perf_counter()
+                response = await http.post("/graphql", json=body)
+                latencies.append(time.perf_counter() - started)
+                payload = response.json()
+                if response.status_code != 200 or payload.get("errors"):
+                    raise RuntimeError(f"{name}: {response.status_code} {payload}")
+
+        started = time.perf_counter()
+        await asyncio.gather(*(client() for _ in range(clients)))
+    return Result(name, len(latencies), time.perf_counter() - started, latencies)
+
+
+def table(results: list[Result]) -> str:
+    baseline = results[0]
+    rows = [
+        "| operation | req/s | p50 ms | p95 ms | p99 ms | req/s vs baseline | p50 vs baseline |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        rows.append(
+            f"| {r.name} | {r.rps:.0f} | {r.percentile(50):.1f} | {r.percentile(95):.1f} | "
+            f"{r.percentile(99):.1f} | {r.rps / baseline.rps:.2f} | "
+            f"{r.percentile(50) / baseline.percentile(50):.2f} |"
+        )
+    return "\n".join(rows)
+
+
+@contextlib.contextmanager
+def server(**env: str) -> Iterator[str]:
+    """`python -m app serve --seed` in its own process, on a free port, ready."""
+    api = ApiProcess.start("--seed", **env)
+    try:
+        deadline = time.monotonic() + 120
+        while httpx.get(f"{api.url}/readyz").status_code != 200:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the API did not become ready")
+            time.sleep(0.2)
+        yield api.url
+    finally:
+        api.stop()

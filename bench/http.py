@@ -1,0 +1,46 @@
+"""HTTP throughput and latency of typical operations against the `{ __typename }` baseline.
+
+Usage: python bench/http.py [--clients 32] [--seconds 5]
+Starts `python -m app serve --seed` (embedded store, demo data, Redis from REDIS_URL or
+127.0.0.1:6379) and prints a markdown table of ratios measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.harness import Result, drive, server, table
+
+OPERATIONS = {
+    "baseline `{ __typename }`": {"query": "{ __typename }"},
+    "products(first: 20)": {"query": "{ products(first: 20) { edges { node { id name } } } }"},
+    "segments(first: 100) with metrics": {
+        "query": "{ segments(first: 100) { totalCount nodes { id name metrics { totalUsers "
+        "avgRevenueCents churnRate } } } }"
+    },
+}
+
+
+async def main(clients: int, seconds: float) -> None:
+    env = {"REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/14")}
+    with server(**env) as url:
+        results: list[Result] = []
+        for name, body in OPERATIONS.items():
+            await drive(url, name, body, clients, 1.0)  # warm-up
+            results.append(await drive(url, name, body, clients, seconds))
+    print(f"clients={clients} seconds={seconds}")
+    print(table(results))
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--seconds", type=float, default=5.0)
+    args = parser.parse_args()
+    asyncio.run(main(args.clients, args.seconds))
