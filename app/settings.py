@@ -35,7 +35,13 @@ class Settings(BaseSettings):
 
     # Security. A random JWT secret is safe (tokens just do not outlive the process);
     # production sets one so that every API process accepts the same tokens.
-    jwt_secret: SecretStr = Field(default_factory=lambda: SecretStr(secrets.token_urlsafe(48)))
+    jwt_secret: SecretStr = Field(
+        default_factory=lambda: SecretStr(secrets.token_urlsafe(48)), min_length=32
+    )
+    access_token_ttl: int = Field(900, ge=60, le=86_400)
+    refresh_token_ttl: int = Field(30 * 86_400, ge=3600)
+    # AES-256-GCM keys for tenant credentials, "kid:base64key,..." (first encrypts).
+    credential_keys: SecretStr | None = None
     dev_tenant: str = "demo"
     cors_origins: Annotated[list[str], NoDecode] = []
     graphiql: bool = True

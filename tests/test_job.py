@@ -55,7 +55,7 @@ async def test_metrics_job_reports_progress_and_stores_correct_metrics(
         events = await asyncio.wait_for(subscription.until_complete(), 60)
     progress = [event["jobProgress"] for event in events]
     total = demo_data.counts["segments"]
-    assert [p["done"] for p in progress] == list(range(total + 1)) + [total]
+    assert [p["done"] for p in progress] == [*range(total + 1), total]
     assert progress[-1]["status"] == "completed"
 
     customers = await tenant.find(Customer).to_list()
