@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
+import math
 import time
 from collections.abc import AsyncIterator, MutableMapping
 from typing import Any
@@ -23,21 +25,27 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
-from starlette.websockets import WebSocket
+from starlette.websockets import WebSocket, WebSocketState
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse, process_result
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult as StrawberryResult
 
+from app.errors import DomainError, RateLimited, Unauthenticated
 from app.models import TenantScope
+from app.resolvers.auth import authenticate
+from app.resolvers.usage import admit_request
 from app.runtime import Services, start_services
 from app.schema.context import Context
+from app.schema.errors import error_extensions
 from app.schema.schema import build_schema
 from app.seed import seed
 from app.settings import Settings, get_settings
 
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
+CREDENTIAL_RECHECK_SECONDS = 2.0
 log = logging.getLogger(__name__)
 
 
@@ -70,7 +78,40 @@ class GraphQLView(GraphQL[Context, None]):
 
     async def get_context(self, request: Request | WebSocket, response: Any = None) -> Context:
         services: Services = request.app.state.services
-        return Context(request, response, services, self.settings.dev_tenant)
+        principal = getattr(request.state, "principal", None)
+        return Context(request, response, services, principal)
+
+    async def on_ws_connect(self, context: Context) -> Any:
+        """Subscriptions authenticate in connection_init: {"authorization": "Bearer …"}."""
+        params = context.connection_params or {}
+        authorization = params.get("authorization") or params.get("Authorization")
+        try:
+            principal = await authenticate(context.services, authorization)
+        except Unauthenticated as error:
+            raise ConnectionRejectionError({"message": error.message}) from None
+        if principal is None:
+            raise ConnectionRejectionError({"message": "sign in first: send authorization"})
+        context.principal = principal
+        watch = asyncio.create_task(watch_credentials(context, authorization))
+        _background.add(watch)
+        watch.add_done_callback(_background.discard)
+        return None
+
+    async def admit(self, request: Request) -> Response | None:
+        """Authenticate and rate-limit an HTTP request; a response when it is refused."""
+        services: Services = request.app.state.services
+        client_ip = request.client.host if request.client else "unknown"
+        try:
+            principal = await authenticate(services, request.headers.get("authorization"))
+        except Unauthenticated as error:
+            return refusal(401, error, {"WWW-Authenticate": 'Bearer error="invalid_token"'})
+        request.state.principal = principal
+        decision = await admit_request(services, principal, client_ip)
+        if decision is not None and not decision.allowed:
+            limited = RateLimited("requests per minute", decision.retry_after)
+            retry = str(max(1, math.ceil(decision.retry_after)))
+            return refusal(429, limited, {"Retry-After": retry})
+        return None
 
     async def process_result(
         self, request: Request, result: StrawberryResult
@@ -83,6 +124,10 @@ class GraphQLView(GraphQL[Context, None]):
 
     async def run(self, request: Any, context: Any = None, root_value: Any = None) -> Any:
         kwargs = {} if context is None else {"context": context}
+        if isinstance(request, Request) and request.method in ("GET", "POST"):
+            refused = await self.admit(request)
+            if refused is not None:
+                return refused
         try:
             response = await super().run(request, **kwargs)
         except HTTPException as error:
@@ -100,6 +145,30 @@ class GraphQLView(GraphQL[Context, None]):
             if getattr(request.state, "graphql_request_error", False):
                 response.status_code = 400
         return response
+
+
+_background: set[asyncio.Task[None]] = set()
+
+
+def refusal(status: int, error: DomainError, headers: dict[str, str]) -> Response:
+    body = {"errors": [{"message": error.message, "extensions": error_extensions(error)}]}
+    return JSONResponse(body, status, headers=headers)
+
+
+async def watch_credentials(context: Context, authorization: str | None) -> None:
+    """Close a subscription socket once its credentials expire or are revoked."""
+    websocket = context.request
+    assert isinstance(websocket, WebSocket)
+    while websocket.client_state == WebSocketState.CONNECTED:
+        await asyncio.sleep(CREDENTIAL_RECHECK_SECONDS)
+        try:
+            await authenticate(context.services, authorization)
+        except Unauthenticated as error:
+            with contextlib.suppress(Exception):
+                await websocket.close(4403, error.message[:120])
+            return
+        except Exception as error:  # stores down: keep the socket, check again later
+            log.debug("credential re-check failed: %s", error)
 
 
 class RequestMetrics:

@@ -56,3 +56,17 @@ class Unavailable(DomainError):
     def __init__(self, service: str) -> None:
         super().__init__(f"{service} is unavailable; try again shortly")
         self.service = service
+
+
+class Unauthenticated(DomainError):
+    """Missing, wrong, expired or revoked credentials."""
+
+    code = "UNAUTHENTICATED"
+
+
+class RateLimited(DomainError):
+    code = "RATE_LIMITED"
+
+    def __init__(self, what: str, retry_after: float) -> None:
+        super().__init__(f"rate limit for {what} reached; retry in {retry_after:.1f} s")
+        self.retry_after = retry_after

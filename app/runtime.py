@@ -7,10 +7,15 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+import redis.asyncio as aioredis
+
 from app.bus import Bus, create_bus
 from app.db import Database, connect
+from app.kv import KeyValue, MemoryKeyValue, RedisKeyValue
 from app.outbox import relay_forever
 from app.queue import ArqQueue, InProcessQueue, Queue
+from app.ratelimit import RateLimiter
+from app.security.crypto import Keyring
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -22,6 +27,10 @@ class Services:
     database: Database
     bus: Bus
     queue: Queue
+    kv: KeyValue
+    keyring: Keyring
+    limiter: RateLimiter | None = None  # None without Redis: limits are not enforced
+    redis: aioredis.Redis | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def close(self) -> None:
@@ -30,6 +39,8 @@ class Services:
         await asyncio.gather(*self.tasks, return_exceptions=True)
         await self.queue.close()
         await self.bus.close()
+        if self.redis is not None:
+            await self.redis.aclose()
         await self.database.close()
 
 
@@ -38,14 +49,31 @@ async def start_services(settings: Settings) -> Services:
 
     database = await connect(settings)
     bus = create_bus(settings.redis_url, settings.redis_prefix, settings.bus_stream_maxlen)
-    queue: Queue
+    keyring = Keyring.from_setting(
+        settings.credential_keys.get_secret_value() if settings.credential_keys else None,
+        settings.jwt_secret.get_secret_value(),
+    )
     if settings.redis_url is None:
-        log.warning("REDIS_URL unset: in-memory event bus and in-process jobs (single process)")
+        log.warning(
+            "REDIS_URL unset: in-memory event bus, in-process jobs, no rate limits "
+            "(single process, development only)"
+        )
         context: dict[str, Any] = {}
         queue = InProcessQueue({fn.__name__: fn for fn in FUNCTIONS}, context)
-        services = Services(settings, database, bus, queue)
+        services = Services(settings, database, bus, queue, MemoryKeyValue(), keyring)
         context["services"] = services
         return services
-    queue = await ArqQueue.connect(settings.redis_url)
-    relay = asyncio.create_task(relay_forever(bus), name="outbox-relay")
-    return Services(settings, database, bus, queue, [relay])
+    redis = aioredis.Redis.from_url(settings.redis_url, decode_responses=True)
+    prefix = settings.redis_prefix
+    services = Services(
+        settings,
+        database,
+        bus,
+        await ArqQueue.connect(settings.redis_url),
+        RedisKeyValue(redis, prefix),
+        keyring,
+        RateLimiter(redis, prefix),
+        redis,
+    )
+    services.tasks.append(asyncio.create_task(relay_forever(bus), name="outbox-relay"))
+    return services

@@ -26,6 +26,7 @@ import pymongo  # noqa: E402
 
 N_DOCS = 100_000
 N_LOOKUPS = 1000
+GROUP = [{"$group": {"_id": "$cat", "total": {"$sum": "$price"}, "n": {"$sum": 1}}}]
 
 
 def timed(fn: Callable[[], object], repeat: int = 3) -> float:
@@ -40,15 +41,15 @@ def timed(fn: Callable[[], object], repeat: int = 3) -> float:
 
 def main() -> None:
     cmd = [sys.executable, "-m", "app.embedded", "--port", "0"]
-    server = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True)
-    try:
-        assert server.stdout is not None
-        url = server.stdout.readline().split()[-1]  # the banner ends with the URL
-        with pymongo.MongoClient(url) as client:
-            run(client)
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    with subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True) as server:
+        try:
+            assert server.stdout is not None
+            url = server.stdout.readline().split()[-1]  # the banner ends with the URL
+            with pymongo.MongoClient(url) as client:
+                run(client)
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
 
 
 def run(client: pymongo.MongoClient) -> None:
@@ -70,17 +71,7 @@ def run(client: pymongo.MongoClient) -> None:
     rows = [
         (f"insert_many {N_DOCS:,} docs", load, 1),
         (f"full scan find() of {N_DOCS:,} docs", timed(lambda: list(coll.find())), 1),
-        (
-            "aggregate $group/$sum over all docs",
-            timed(
-                lambda: list(
-                    coll.aggregate(
-                        [{"$group": {"_id": "$cat", "total": {"$sum": "$price"}, "n": {"$sum": 1}}}]
-                    )
-                )
-            ),  # fmt: skip
-            1,
-        ),
+        ("aggregate $group/$sum over all docs", timed(lambda: list(coll.aggregate(GROUP))), 1),
         (f"{N_LOOKUPS} find_one by _id", lookups("_id", lambda i: i), N_LOOKUPS),
         (f"{N_LOOKUPS} find_one by indexed sku", lookups("sku", lambda i: f"sku-{i}"), N_LOOKUPS),
         (f"{N_LOOKUPS} find_one by unindexed tag", lookups("tag", lambda i: f"t{i}"), N_LOOKUPS),

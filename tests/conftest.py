@@ -20,6 +20,7 @@ from app.settings import Settings
 from tests.support.app import running_api, running_worker
 from tests.support.graphql import GraphQLClient
 from tests.support.servers import MongoProcess, ensure_redis
+from tests.support.tenants import SignedUp, sign_up
 
 
 @pytest.fixture(scope="session")
@@ -81,14 +82,19 @@ async def worker(settings: Settings, services: Services) -> AsyncIterator[None]:
         yield
 
 
-@pytest_asyncio.fixture
-async def client(api: str) -> AsyncIterator[GraphQLClient]:
-    graphql = GraphQLClient(api)
-    yield graphql
-    await graphql.close()
+@pytest_asyncio.fixture(scope="session")
+async def admin(api: str) -> AsyncIterator[SignedUp]:
+    """A tenant signed up through the API, and its admin."""
+    signed_up = await sign_up(api, "Tenant A")
+    yield signed_up
+    await signed_up.client.close()
 
 
 @pytest.fixture
-def tenant(settings: Settings) -> TenantScope:
-    """The tenant the API serves (the development tenant until authentication lands)."""
-    return TenantScope(settings.dev_tenant)
+def client(admin: SignedUp) -> GraphQLClient:
+    return admin.client
+
+
+@pytest.fixture
+def tenant(admin: SignedUp) -> TenantScope:
+    return TenantScope(admin.tenant_id)

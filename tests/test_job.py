@@ -22,8 +22,8 @@ SEGMENTS = """
 
 
 @pytest_asyncio.fixture(scope="session")
-async def demo_data(services, settings) -> SeedManifest:
-    return await seed(TenantScope(settings.dev_tenant), customers_per_product=300)
+async def demo_data(services, admin) -> SeedManifest:
+    return await seed(TenantScope(admin.tenant_id), customers_per_product=300)
 
 
 def expected_metrics(customers: list[Customer], segment: CustomerSegment) -> dict:

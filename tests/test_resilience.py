@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 import pytest_asyncio
 
 from tests.support.graphql import GraphQLClient
+from tests.support.tenants import sign_up
 from tests.support.servers import ApiProcess, MongoProcess, RedisProcess
 
 PRODUCTS = "{ products(first: 1) { totalCount } }"
@@ -21,7 +22,7 @@ CREATE = 'mutation { createProduct(input: {name: "%s"}) { __typename ... on Prod
 async def stack() -> AsyncIterator[tuple[GraphQLClient, MongoProcess, RedisProcess]]:
     mongo, redis = MongoProcess.start(), RedisProcess.start()
     api = ApiProcess.start(MONGODB_URL=mongo.url, REDIS_URL=redis.url, MONGODB_TIMEOUT_MS="500")
-    client = GraphQLClient(api.url)
+    client = (await sign_up(api.url)).client
     try:
         yield client, mongo, redis
     finally:

@@ -65,7 +65,7 @@ def test_round_trip_returns_the_claims() -> None:
     assert isinstance(claims, AccessClaims)
     assert (claims.user_id, claims.tenant_id, claims.role) == ("u1", "t1", "admin")
     assert claims.expires_at == expires
-    assert claims.expires_at - claims.issued_at == timedelta(seconds=60)
+    assert timedelta(seconds=59) < claims.expires_at - claims.issued_at <= timedelta(seconds=60)
     assert claims.issuer == "pricing-platform" and claims.jti
 
 

@@ -27,8 +27,8 @@ from mongomock_ng import aggregate, filtering
 from sentinels import NOTHING
 
 from app.embedded.errors import CommandError, not_supported
-from app.embedded.match import check_query, matches
-from app.embedded.store import Collection, Document, Store, clone, conjuncts, key_of
+from app.embedded.match import check_query, compile_query, key_of, matches
+from app.embedded.store import Collection, Document, Store, clone, conjuncts
 
 # mongomock_ng keeps its update and projection logic on Collection; a private, empty one
 # serves as the implementation. The lock guards its per-call `_current_array_filters`.
@@ -54,7 +54,7 @@ def find_docs(coll: Collection | None, query: Document, let: Any = None) -> list
     docs: Iterable[Document] = coll.docs.values() if candidates is None else candidates
     if not query:
         return list(docs)
-    return [doc for doc in docs if matches(query, doc, let)]
+    return list(filter(compile_query(query, let), docs))
 
 
 def sort_value(value: Any) -> tuple[Any, ...]:
@@ -120,6 +120,12 @@ def project(doc: Document, projection: Document | None, query: Document) -> Docu
     if not projection:
         return doc
     projected: Document | None = _SCRATCH._copy_only_fields(doc, dict(projection), dict, query)
+    for field in projection:
+        # mongomock_ng returns the element a positional `arr.$` picks; MongoDB an array of it.
+        name = field[:-2]
+        picked = projected.get(name) if projected and field.endswith(".$") else None
+        if picked is not None and not isinstance(picked, list):
+            projected[name] = [picked]  # type: ignore[index]
     return projected
 
 

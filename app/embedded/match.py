@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import datetime
+import math
 import re
+from collections.abc import Callable
 from typing import Any
 
 from bson.code import Code
+from bson.decimal128 import Decimal128
 from bson.int64 import Int64
 from bson.max_key import MaxKey
 from bson.min_key import MinKey
+from bson.objectid import ObjectId
 from bson.regex import Regex
 from bson.timestamp import Timestamp
 from mongomock_ng import filtering, helpers
+from sentinels import NOTHING
 
 from app.embedded.errors import CommandError, not_supported
 
@@ -74,6 +80,28 @@ def _type_op(doc_value: Any, wanted: Any) -> bool:
     return isinstance(doc_value, list) and any(check(v) for v in doc_value)
 
 
+def key_of(value: Any) -> Any:
+    """A hashable stand-in for a BSON value, equal exactly when MongoDB's equality is."""
+    if isinstance(value, bool):  # before int: True must not equal 1
+        return ("bool", value)
+    if isinstance(value, (str, int, ObjectId, datetime.datetime)):
+        return value
+    if isinstance(value, float):
+        return ("nan",) if math.isnan(value) else value
+    if isinstance(value, dict):
+        return ("doc", tuple((k, key_of(v)) for k, v in value.items()))
+    if isinstance(value, list):
+        return ("arr", tuple(key_of(v) for v in value))
+    if isinstance(value, Decimal128):  # numerically equal to ints and doubles
+        number = value.to_decimal()
+        return ("nan",) if number.is_nan() else number
+    try:
+        hash(value)
+    except TypeError:
+        return ("repr", repr(value))
+    return value
+
+
 class _Matcher(filtering._Filterer):
     """mongomock_ng's own matcher class, with a fuller `$type` on our instance only."""
 
@@ -97,6 +125,32 @@ def check_query(query: Any) -> None:
         if key in ("$and", "$or", "$nor") and isinstance(value, list):
             for sub in value:
                 check_query(sub)
+
+
+def compile_query(query: dict[str, Any], let: Any = None) -> Callable[[dict[str, Any]], bool]:
+    """A predicate for `query`: a fast one for equalities on top-level fields (the common
+    unindexed lookup), mongomock_ng's matcher for everything else."""
+    wanted = []
+    for field, cond in query.items():
+        if isinstance(cond, dict) and list(cond) == ["$eq"]:
+            cond = cond["$eq"]
+        if "." in field or field.startswith("$") or cond is None:
+            return lambda doc: matches(query, doc, let)
+        if isinstance(cond, (dict, list, Regex, re.Pattern)):
+            return lambda doc: matches(query, doc, let)
+        wanted.append((field, key_of(cond)))
+
+    def equal(doc: dict[str, Any]) -> bool:
+        for field, key in wanted:
+            value = doc.get(field, NOTHING)
+            if isinstance(value, list):  # an array matches when an element does
+                if not any(key_of(v) == key for v in value):
+                    return False
+            elif value is NOTHING or key_of(value) != key:
+                return False
+        return True
+
+    return equal
 
 
 def matches(query: dict[str, Any], doc: dict[str, Any], let: Any = None) -> bool:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime
 import itertools
-import math
 import os
 import re
 from collections.abc import Iterator
@@ -17,7 +16,6 @@ from typing import Any
 
 import bson
 from bson.codec_options import CodecOptions
-from bson.decimal128 import Decimal128
 from bson.objectid import ObjectId
 from bson.regex import Regex
 from bson.tz_util import utc
@@ -25,34 +23,12 @@ from mongomock_ng import filtering, helpers
 from sentinels import NOTHING
 
 from app.embedded.errors import CommandError
-from app.embedded.match import matches
+from app.embedded.match import key_of, matches
 
 Document = dict[str, Any]
 CODEC: CodecOptions[Document] = CodecOptions(tz_aware=True, tzinfo=utc)
 FILE_FORMAT = {"format": "app.embedded data file", "version": 1}
 ID_INDEX = {"v": 2, "key": {"_id": 1}, "name": "_id_"}
-
-
-def key_of(value: Any) -> Any:
-    """A hashable stand-in for a BSON value, equal exactly when MongoDB's equality is."""
-    if isinstance(value, bool):  # before int: True must not equal 1
-        return ("bool", value)
-    if isinstance(value, (str, int, ObjectId, datetime.datetime)):
-        return value
-    if isinstance(value, float):
-        return ("nan",) if math.isnan(value) else value
-    if isinstance(value, dict):
-        return ("doc", tuple((k, key_of(v)) for k, v in value.items()))
-    if isinstance(value, list):
-        return ("arr", tuple(key_of(v) for v in value))
-    if isinstance(value, Decimal128):  # numerically equal to ints and doubles
-        number = value.to_decimal()
-        return ("nan",) if number.is_nan() else number
-    try:
-        hash(value)
-    except TypeError:
-        return ("repr", repr(value))
-    return value
 
 
 def clone(doc: Document) -> Document:

@@ -1,25 +1,54 @@
-"""What a use case runs with: one tenant's scope and the process's services."""
+"""What a use case runs with: the caller, their tenant's scope and the process's services."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from app.bus import Event
+from app.errors import Forbidden
 from app.models import TenantScope
+from app.models.identity import Role
 from app.outbox import publish_or_park
+from app.resolvers.audit import AuditTrail
+from app.resolvers.principal import Principal
 from app.runtime import Services
 
 
 @dataclass(frozen=True)
 class ResolverCtx:
-    scope: TenantScope
+    principal: Principal
     services: Services
+    audit: AuditTrail = field(default_factory=AuditTrail)
 
     @property
     def tenant_id(self) -> str:
-        return self.scope.tenant_id
+        return self.principal.tenant_id
+
+    @property
+    def scope(self) -> TenantScope:
+        return TenantScope(self.principal.tenant_id)
+
+    def require(self, role: Role) -> None:
+        """For checks that depend on the input (the schema checks the field's own role)."""
+        if not self.principal.allows(role):
+            raise Forbidden(f"this needs the {role.value} role")
 
     async def publish(self, topic: str, type: str, data: dict[str, Any]) -> Event | None:
         """Publish the event of a stored change; parked for later if Redis is down."""
         return await publish_or_park(self.services.bus, self.scope, topic, type, data)
+
+
+def system_ctx(services: Services, tenant_id: str, tier: Any = None) -> ResolverCtx:
+    """The context jobs and the CLI act with on a tenant's behalf."""
+    from app.models.identity import Tier
+
+    principal = Principal(
+        tenant_id=tenant_id,
+        tier=tier or Tier.ENTERPRISE,
+        role=Role.ADMIN,
+        kind="system",
+        id="system",
+        label="system",
+    )
+    return ResolverCtx(principal, services)

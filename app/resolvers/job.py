@@ -15,6 +15,7 @@ FINAL = {"completed", "failed"}
 
 async def start_segment_metrics(ctx: ResolverCtx) -> str:
     job_id = uuid.uuid4().hex
+    ctx.audit.record("Job", job_id, after={"function": "recompute_segment_metrics"})
     await ctx.services.queue.enqueue(
         "recompute_segment_metrics", job_id=job_id, tenant_id=ctx.tenant_id
     )

@@ -33,5 +33,6 @@ async def create_product(ctx: ResolverCtx, name: str, description: str = "") -> 
     product = await ctx.scope.insert(
         Product(tenant_id=ctx.tenant_id, name=name, description=description)
     )
+    ctx.audit.record("Product", product.id, after=product)
     await ctx.publish(TOPIC, "productCreated", {"productId": str(product.id)})
     return product

@@ -66,6 +66,16 @@ class ForbiddenError(Error):
     pass
 
 
+@strawberry.type(description="Credentials were missing, wrong, expired or revoked.")
+class AuthenticationError(Error):
+    pass
+
+
+@strawberry.type(description="Too many requests; try again after `retryAfter` seconds.")
+class RateLimitedError(Error):
+    retry_after: float
+
+
 class ValidationHandler(strawberry.ExceptionHandler[errors.ValidationFailed, ValidationError]):
     def handle(
         self, exception: errors.ValidationFailed, *, field: StrawberryField, info: Info
@@ -100,7 +110,41 @@ class ForbiddenHandler(strawberry.ExceptionHandler[errors.Forbidden, ForbiddenEr
         return ForbiddenError(message=exception.message, code=exception.code)
 
 
-EXCEPTION_HANDLERS = (ValidationHandler(), NotFoundHandler(), ConflictHandler(), ForbiddenHandler())
+class AuthenticationHandler(
+    strawberry.ExceptionHandler[errors.Unauthenticated, AuthenticationError]
+):
+    def handle(
+        self, exception: errors.Unauthenticated, *, field: StrawberryField, info: Info
+    ) -> AuthenticationError:
+        return AuthenticationError(message=exception.message, code=exception.code)
+
+
+class RateLimitedHandler(strawberry.ExceptionHandler[errors.RateLimited, RateLimitedError]):
+    def handle(
+        self, exception: errors.RateLimited, *, field: StrawberryField, info: Info
+    ) -> RateLimitedError:
+        return RateLimitedError(
+            message=exception.message, code=exception.code, retry_after=exception.retry_after
+        )
+
+
+EXCEPTION_HANDLERS = (
+    ValidationHandler(),
+    NotFoundHandler(),
+    ConflictHandler(),
+    ForbiddenHandler(),
+    AuthenticationHandler(),
+    RateLimitedHandler(),
+)
+
+
+def error_extensions(error: errors.DomainError) -> dict[str, Any]:
+    extensions: dict[str, Any] = {"code": error.code}
+    if isinstance(error, errors.RateLimited):
+        extensions["retryAfter"] = round(error.retry_after, 3)
+    if isinstance(error, errors.ValidationFailed):
+        extensions["fields"] = [{"path": list(i.path), "message": i.message} for i in error.issues]
+    return extensions
 
 
 def _unavailable_service(error: BaseException) -> str | None:
@@ -121,7 +165,7 @@ class ErrorPolicy(MaskErrors):
         if original is None or isinstance(original, GraphQLError):
             return error
         if isinstance(original, errors.DomainError):
-            return self._replace(error, original.message, {"code": original.code})
+            return self._replace(error, original.message, error_extensions(original))
         service = _unavailable_service(original)
         if service is not None:
             log.warning("%s unavailable during a request: %s", service, original)

@@ -9,6 +9,7 @@ import strawberry
 
 from app.resolvers import job as use_case
 from app.schema.context import Info
+from app.schema.fields import mutation, subscription
 
 
 @strawberry.type
@@ -28,14 +29,14 @@ class JobProgress:
 
 @strawberry.type
 class JobMutation:
-    @strawberry.mutation(description="Recompute every segment's metrics in the background.")
+    @mutation(description="Recompute every segment's metrics in the background.")
     async def recompute_segment_metrics(self, info: Info) -> Job:
         return Job(id=strawberry.ID(await use_case.start_segment_metrics(info.context.ctx)))
 
 
 @strawberry.type
 class JobSubscription:
-    @strawberry.subscription(description="A job's progress, replayed from its start or `since`.")
+    @subscription(description="A job's progress, replayed from its start or `since`.")
     async def job_progress(
         self, info: Info, job_id: strawberry.ID, since: str | None = None
     ) -> AsyncGenerator[JobProgress, None]:

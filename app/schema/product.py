@@ -13,6 +13,7 @@ from app import models
 from app.resolvers import product as use_case
 from app.schema.context import Info
 from app.schema.errors import ConflictError, ValidationError
+from app.schema.fields import mutation, query, subscription
 from app.schema.pagination import Connection, paginate
 
 
@@ -59,7 +60,7 @@ class ProductEvent:
 
 @strawberry.type
 class ProductQuery:
-    @strawberry.field
+    @query()
     async def products(
         self, info: Info, first: int = 20, after: str | None = None
     ) -> Connection[Product]:
@@ -67,7 +68,7 @@ class ProductQuery:
             info.context.scope, models.Product, {}, (first, after), Product.from_model
         )
 
-    @strawberry.field
+    @query()
     async def product(self, info: Info, id: strawberry.ID) -> Product | None:
         doc = await info.context.scope.get(models.Product, id)
         return Product.from_model(doc) if doc else None
@@ -75,7 +76,7 @@ class ProductQuery:
 
 @strawberry.type
 class ProductMutation:
-    @strawberry.mutation
+    @mutation()
     async def create_product(self, info: Info, input: CreateProductInput) -> CreateProductResult:
         doc = await use_case.create_product(info.context.ctx, input.name, input.description)
         return Product.from_model(doc)
@@ -83,7 +84,7 @@ class ProductMutation:
 
 @strawberry.type
 class ProductSubscription:
-    @strawberry.subscription(description="Product changes; with `since`, first those after it.")
+    @subscription(description="Product changes; with `since`, first those after it.")
     async def product_events(
         self, info: Info, since: str | None = None
     ) -> AsyncGenerator[ProductEvent, None]:

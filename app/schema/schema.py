@@ -13,15 +13,48 @@ from strawberry.extensions import (
 from strawberry.extensions.disable_introspection import DisableIntrospection
 from strawberry.tools import merge_types
 
+from app.schema.api_key import ApiKeyMutation, ApiKeyQuery
+from app.schema.audit import AuditQuery
+from app.schema.auth import AuthMutation, AuthQuery
 from app.schema.errors import EXCEPTION_HANDLERS, ErrorPolicy
 from app.schema.job import JobMutation, JobSubscription
 from app.schema.product import ProductMutation, ProductQuery, ProductSubscription
+from app.schema.project import ProjectMutation, ProjectQuery
+from app.schema.secret import SecretMutation, SecretQuery
 from app.schema.segment import SegmentQuery
+from app.schema.usage import UsageQuery, UsageSubscription
+from app.schema.user import UserMutation, UserQuery
 from app.settings import Settings
 
-Query = merge_types("Query", (ProductQuery, SegmentQuery))
-Mutation = merge_types("Mutation", (ProductMutation, JobMutation))
-Subscription = merge_types("Subscription", (ProductSubscription, JobSubscription))
+Query = merge_types(
+    "Query",
+    (
+        AuthQuery,
+        UserQuery,
+        ApiKeyQuery,
+        SecretQuery,
+        AuditQuery,
+        UsageQuery,
+        ProjectQuery,
+        ProductQuery,
+        SegmentQuery,
+    ),
+)
+Mutation = merge_types(
+    "Mutation",
+    (
+        AuthMutation,
+        UserMutation,
+        ApiKeyMutation,
+        SecretMutation,
+        ProjectMutation,
+        ProductMutation,
+        JobMutation,
+    ),
+)
+Subscription = merge_types(
+    "Subscription", (UsageSubscription, ProductSubscription, JobSubscription)
+)
 
 
 def build_schema(settings: Settings) -> strawberry.Schema:

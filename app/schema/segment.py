@@ -8,6 +8,7 @@ import strawberry
 
 from app import models
 from app.schema.context import Info
+from app.schema.fields import query
 from app.schema.pagination import Connection, paginate
 
 
@@ -41,7 +42,7 @@ class CustomerSegment:
 
 @strawberry.type
 class SegmentQuery:
-    @strawberry.field
+    @query()
     async def segments(
         self,
         info: Info,

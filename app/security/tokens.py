@@ -74,7 +74,9 @@ def issue_access_token(
         "sub": user_id,
         "tid": tenant_id,
         "role": role,
-        "iat": issued,
+        # Sub-second issue time (RFC 7519 allows a non-integer NumericDate), so a token
+        # issued just after a revocation is told apart from one issued just before it.
+        "iat": (now or datetime.now(UTC)).timestamp(),
         "nbf": issued,
         "exp": expires,
         "jti": secrets.token_urlsafe(16),

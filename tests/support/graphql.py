@@ -13,9 +13,15 @@ import websockets
 
 
 class GraphQLClient:
-    def __init__(self, base_url: str, headers: dict[str, str] | None = None) -> None:
+    def __init__(self, base_url: str, token: str | None = None) -> None:
         self.base_url = base_url
-        self.http = httpx.AsyncClient(base_url=base_url, headers=headers or {}, timeout=30)
+        self.token = token
+        headers = {"authorization": f"Bearer {token}"} if token else {}
+        self.http = httpx.AsyncClient(base_url=base_url, headers=headers, timeout=30)
+
+    def as_(self, token: str | None) -> GraphQLClient:
+        """Another client of the same server with other credentials."""
+        return GraphQLClient(self.base_url, token)
 
     async def post(self, query: str, variables: dict[str, Any] | None = None, **kw: Any):
         return await self.http.post("/graphql", json={"query": query, "variables": variables}, **kw)
@@ -39,7 +45,9 @@ class GraphQLClient:
     ) -> AsyncIterator[Subscription]:
         url = self.base_url.replace("http", "ws", 1) + "/graphql"
         async with websockets.connect(url, subprotocols=["graphql-transport-ws"]) as ws:
-            await ws.send(json.dumps({"type": "connection_init", "payload": init or {}}))
+            if init is None:
+                init = {"authorization": f"Bearer {self.token}"} if self.token else {}
+            await ws.send(json.dumps({"type": "connection_init", "payload": init}))
             ack = json.loads(await ws.recv())
             assert ack["type"] == "connection_ack", ack
             sub_id = uuid.uuid4().hex

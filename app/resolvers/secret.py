@@ -1,0 +1,67 @@
+"""Tenant credentials: encrypted at rest, never returned, only a masked hint is shown."""
+
+from __future__ import annotations
+
+import re
+
+from app.errors import ValidationFailed
+from app.models import TenantScope
+from app.models.secret import TenantSecret
+from app.resolvers.ctx import ResolverCtx
+from app.security.crypto import Keyring, mask
+
+NAME = re.compile(r"^[a-z][a-z0-9_.-]{0,62}$")
+MAX_VALUE = 8192
+
+
+def aad(tenant_id: str, name: str) -> str:
+    """Binds a ciphertext to its tenant and name: copied elsewhere it does not decrypt."""
+    return f"{tenant_id}:{name}"
+
+
+async def set_secret(ctx: ResolverCtx, name: str, value: str) -> TenantSecret:
+    if not NAME.match(name):
+        raise ValidationFailed.single("input.name", "use a-z, 0-9, '_', '.', '-' (max 63)")
+    if not 1 <= len(value) <= MAX_VALUE:
+        raise ValidationFailed.single("input.value", f"must be 1 to {MAX_VALUE} characters")
+    sealed = ctx.services.keyring.encrypt(value, aad(ctx.tenant_id, name))
+    existing = await ctx.scope.find(TenantSecret, {"name": name}).first_or_none()
+    if existing is None:
+        stored = await ctx.scope.insert(
+            TenantSecret(tenant_id=ctx.tenant_id, name=name, sealed=sealed, hint=mask(value))
+        )
+    else:
+        stored = await ctx.scope.update(
+            existing, {"sealed": sealed.model_dump(), "hint": mask(value)}
+        )
+    ctx.audit.record("TenantSecret", stored.id, existing, stored)
+    return stored
+
+
+async def delete_secret(ctx: ResolverCtx, name: str) -> bool:
+    existing = await ctx.scope.find(TenantSecret, {"name": name}).first_or_none()
+    if existing is None:
+        return False
+    await ctx.scope.delete(TenantSecret, existing.id or "")
+    ctx.audit.record("TenantSecret", existing.id, before=existing)
+    return True
+
+
+async def reveal(scope: TenantScope, keyring: Keyring, name: str) -> str | None:
+    """The plaintext, for server-side use only (calling a provider); never for the API."""
+    stored = await scope.find(TenantSecret, {"name": name}).first_or_none()
+    if stored is None:
+        return None
+    return keyring.decrypt(stored.sealed, aad(scope.tenant_id, name))
+
+
+async def rotate_all(keyring: Keyring) -> int:
+    """Re-encrypt every tenant's credentials under the current key; returns how many."""
+    rotated = 0
+    # Key rotation is an operator task across all tenants, hence the unscoped read.
+    async for stored in TenantSecret.find({}):
+        if keyring.needs_rotation(stored.sealed):
+            sealed = keyring.rotate(stored.sealed, aad(stored.tenant_id, stored.name))
+            await TenantScope(stored.tenant_id).update(stored, {"sealed": sealed.model_dump()})
+            rotated += 1
+    return rotated

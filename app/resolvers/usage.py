@@ -1,0 +1,138 @@
+"""Rate limits per tenant and plan tier, usage counters per day, approaching-limit warnings.
+
+Without Redis (zero-config development) nothing is limited or counted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+from redis.exceptions import RedisError
+
+from app.errors import RateLimited
+from app.ratelimit import TIER_LIMITS, Decision, limits_for
+from app.resolvers.principal import Principal
+from app.runtime import Services
+
+log = logging.getLogger(__name__)
+MINUTE, HOUR = 60.0, 3600.0
+WARN_AT = 0.1  # warn when less than 10% of a window's quota is left
+USAGE_TOPIC = "usage"
+USAGE_RETENTION_DAYS = 400
+LOGIN_ATTEMPTS = (10, 15 * MINUTE)  # per account
+LOGIN_ATTEMPTS_PER_IP = (30, MINUTE)
+COUNTERS = ("apiCalls", "expensiveOperations")
+
+
+@dataclass(frozen=True)
+class UsageDay:
+    day: date
+    api_calls: int
+    expensive_operations: int
+
+
+async def admit_request(
+    services: Services, principal: Principal | None, client_ip: str
+) -> Decision | None:
+    """Consume one request of the caller's per-minute quota (per IP when anonymous).
+
+    Limits fail open: while Redis is down requests are served, not counted.
+    """
+    if services.limiter is None:
+        return None
+    try:
+        return await _admit(services, principal, client_ip)
+    except (RedisError, OSError) as error:
+        log.warning("rate limit not applied, Redis unavailable: %s", error)
+        return None
+
+
+async def _admit(services: Services, principal: Principal | None, client_ip: str) -> Decision:
+    assert services.limiter is not None
+    if principal is None:
+        limit = TIER_LIMITS["free"].requests_per_minute
+        return await services.limiter.hit(f"ip:{client_ip}:requests", limit, MINUTE)
+    limit = limits_for(principal.tier).requests_per_minute
+    decision = await services.limiter.hit(f"t:{principal.tenant_id}:requests", limit, MINUTE)
+    if decision.allowed:
+        await count(services, principal.tenant_id, "apiCalls")
+        await warn_if_low(services, principal.tenant_id, "requests per minute", decision, MINUTE)
+    return decision
+
+
+async def charge_expensive(
+    services: Services, principal: Principal, operation: str, cost: int
+) -> None:
+    """Take `cost` from the hourly quota of expensive work (AI, reports, uploads) or refuse."""
+    if services.limiter is None:
+        return
+    limit = limits_for(principal.tier).expensive_per_hour
+    key = f"t:{principal.tenant_id}:expensive"
+    decision = await services.limiter.hit(key, limit, HOUR, min(cost, limit))
+    if not decision.allowed:
+        raise RateLimited(operation, decision.retry_after)
+    await count(services, principal.tenant_id, "expensiveOperations", cost)
+    await warn_if_low(
+        services, principal.tenant_id, "expensive operations per hour", decision, HOUR
+    )
+
+
+async def admit_login(services: Services, email: str, client_ip: str) -> None:
+    """Slow down password guessing, per account and per client address."""
+    if services.limiter is None:
+        return
+    account = hashlib.sha256(email.strip().lower().encode()).hexdigest()[:32]
+    for key, (limit, window) in (
+        (f"login:{account}", LOGIN_ATTEMPTS),
+        (f"login-ip:{client_ip}", LOGIN_ATTEMPTS_PER_IP),
+    ):
+        decision = await services.limiter.hit(key, limit, window)
+        if not decision.allowed:
+            raise RateLimited("sign-in attempts", decision.retry_after)
+
+
+def _usage_key(services: Services, tenant_id: str, day: date) -> str:
+    return f"{services.settings.redis_prefix}:usage:{tenant_id}:{day.isoformat()}"
+
+
+async def count(services: Services, tenant_id: str, counter: str, amount: int = 1) -> None:
+    if services.redis is None:
+        return
+    key = _usage_key(services, tenant_id, datetime.now(UTC).date())
+    async with services.redis.pipeline(transaction=False) as pipe:
+        pipe.hincrby(key, counter, amount)
+        pipe.expire(key, USAGE_RETENTION_DAYS * 86_400)
+        await pipe.execute()
+
+
+async def usage(services: Services, tenant_id: str, days: int) -> list[UsageDay]:
+    """Counters of the last `days` days, oldest first (zeros where nothing was counted)."""
+    today = datetime.now(UTC).date()
+    span = [today - timedelta(days=offset) for offset in range(days - 1, -1, -1)]
+    if services.redis is None:
+        return [UsageDay(day, 0, 0) for day in span]
+    async with services.redis.pipeline(transaction=False) as pipe:
+        for day in span:
+            pipe.hmget(_usage_key(services, tenant_id, day), list(COUNTERS))
+        rows = await pipe.execute()
+    return [
+        UsageDay(day, int(calls or 0), int(expensive or 0))
+        for day, (calls, expensive) in zip(span, rows, strict=True)
+    ]
+
+
+async def warn_if_low(
+    services: Services, tenant_id: str, what: str, decision: Decision, window: float
+) -> None:
+    if decision.remaining > decision.limit * WARN_AT:
+        return
+    if await services.kv.claim(f"usage-warned:{tenant_id}:{what}", int(window)):
+        await services.bus.publish(
+            tenant_id,
+            USAGE_TOPIC,
+            "usageWarning",
+            {"limit": what, "quota": decision.limit, "remaining": decision.remaining},
+        )
