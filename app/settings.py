@@ -38,6 +38,11 @@ class Settings(BaseSettings):
     jwt_secret: SecretStr = Field(
         default_factory=lambda: SecretStr(secrets.token_urlsafe(48)), min_length=32
     )
+    # The windows the plan quotas apply to (requests per minute, expensive work per hour).
+    request_window_seconds: float = Field(60.0, gt=0)
+    expensive_window_seconds: float = Field(3600.0, gt=0)
+    login_attempts_per_account: int = Field(10, ge=1)  # per 15 minutes
+    login_attempts_per_ip: int = Field(30, ge=1)  # per minute
     access_token_ttl: int = Field(900, ge=60, le=86_400)
     refresh_token_ttl: int = Field(30 * 86_400, ge=3600)
     # AES-256-GCM keys for tenant credentials, "kid:base64key,..." (first encrypts).

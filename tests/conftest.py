@@ -15,6 +15,7 @@ import pytest
 import pytest_asyncio
 
 from app.models import TenantScope
+from app.models.identity import Tenant
 from app.runtime import Services, start_services
 from app.settings import Settings
 from tests.support.app import running_api, running_worker
@@ -52,6 +53,12 @@ def make_settings(mongo_url: str, redis_url: str | None, **overrides: object) ->
         "redis_url": redis_url,
         "redis_prefix": f"test-{run}",
         "jwt_secret": "test-secret-" + uuid.uuid4().hex + uuid.uuid4().hex,
+        # The suite signs in far more often than a person; the limits have their own tests.
+        "login_attempts_per_account": 1000,
+        "login_attempts_per_ip": 1000,
+        # Short quota windows, so that limits are seen to recover within a test.
+        "request_window_seconds": 2.0,
+        "expensive_window_seconds": 3.0,
         **overrides,
     }
     return Settings(**values)  # type: ignore[arg-type]
@@ -86,6 +93,8 @@ async def worker(settings: Settings, services: Services) -> AsyncIterator[None]:
 async def admin(api: str) -> AsyncIterator[SignedUp]:
     """A tenant signed up through the API, and its admin."""
     signed_up = await sign_up(api, "Tenant A")
+    # The suite makes more calls a minute than the free plan allows; limits have own tests.
+    await Tenant.find_one({"_id": signed_up.tenant_id}).update({"$set": {"tier": "enterprise"}})
     yield signed_up
     await signed_up.client.close()
 

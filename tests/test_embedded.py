@@ -86,6 +86,29 @@ def test_find_applies_filter_sort_skip_limit_and_projection(db) -> None:
     assert list(found) == [{"n": 7}, {"n": 5}]
 
 
+def test_range_query_compares_only_values_of_the_same_type(db) -> None:
+    db.vals.insert_many(
+        [{"_id": 1, "v": 5}, {"_id": 2, "v": "7"}, {"_id": 3, "v": [1, 9]}, {"_id": 4, "v": None}]
+    )
+
+    assert [d["_id"] for d in db.vals.find({"v": {"$gt": 4}})] == [1, 3]
+    assert [d["_id"] for d in db.vals.find({"v": {"$nin": [5, 9]}})] == [2, 4]
+
+
+def test_sort_orders_mixed_types_and_arrays_like_mongodb(db) -> None:
+    when = datetime.datetime(2024, 1, 1, tzinfo=UTC)
+    values = ["b", 2, None, True, [0, 5], when, {"k": 1}]
+    db.mixed.insert_many([{"_id": i, "v": v} for i, v in enumerate(values)] + [{"_id": 7}])
+
+    ascending = [d["_id"] for d in db.mixed.find(sort=[("v", 1), ("_id", 1)])]
+    descending = [d["_id"] for d in db.mixed.find(sort=[("v", -1), ("_id", 1)])]
+
+    # null and missing, numbers (an array by its smallest element), string, object, bool, date
+    assert ascending == [2, 7, 4, 1, 0, 6, 3, 5]
+    # descending an array sorts by its largest element: 5 comes before 2
+    assert descending == [5, 3, 6, 0, 4, 1, 2, 7]
+
+
 def test_update_many_reports_matched_and_modified_counts(db) -> None:
     db.flags.insert_many([{"on": True}, {"on": False}, {"on": False}])
 
@@ -155,6 +178,17 @@ def test_indexes_are_listed_and_dropped(db) -> None:
     assert set(db.things.index_information()) == {"_id_", "ab"}
     db.things.drop_index("ab")
     assert set(db.things.index_information()) == {"_id_"}
+
+
+def test_renamed_collection_keeps_documents_and_indexes(db) -> None:
+    db.old.create_index("k", unique=True)
+    db.old.insert_one({"k": 1})
+
+    db.old.rename("new")
+
+    assert db.list_collection_names() == ["new"]
+    with pytest.raises(DuplicateKeyError):
+        db.new.insert_one({"k": 1})
 
 
 def test_lookup_by_indexed_field_finds_every_match(db) -> None:
@@ -229,6 +263,24 @@ def test_aggregate_unwinds_and_groups(shop) -> None:
     )
 
     assert list(rows) == [{"_id": "ink", "qty": 1}, {"_id": "pen", "qty": 7}]
+
+
+def test_aggregate_unwind_can_keep_documents_without_elements(db) -> None:
+    db.bags.insert_many([{"_id": 1, "x": [1, 2]}, {"_id": 2, "x": []}, {"_id": 3}])
+
+    kept = db.bags.aggregate([{"$unwind": {"path": "$x", "preserveNullAndEmptyArrays": True}}])
+    dropped = db.bags.aggregate([{"$unwind": "$x"}])
+
+    assert list(kept) == [{"_id": 1, "x": 1}, {"_id": 1, "x": 2}, {"_id": 2}, {"_id": 3}]
+    assert list(dropped) == [{"_id": 1, "x": 1}, {"_id": 1, "x": 2}]
+
+
+def test_aggregate_out_replaces_the_target_collection(shop) -> None:
+    shop.report.insert_one({"stale": True})
+
+    shop.orders.aggregate([{"$group": {"_id": "$customer"}}, {"$out": "report"}])
+
+    assert sorted(d["_id"] for d in shop.report.find()) == ["ann", "bob"]
 
 
 def test_aggregate_lookup_joins_another_collection(shop) -> None:

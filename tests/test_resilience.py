@@ -11,8 +11,8 @@ from collections.abc import AsyncIterator
 import pytest_asyncio
 
 from tests.support.graphql import GraphQLClient
-from tests.support.tenants import sign_up
 from tests.support.servers import ApiProcess, MongoProcess, RedisProcess
+from tests.support.tenants import sign_up
 
 PRODUCTS = "{ products(first: 1) { totalCount } }"
 CREATE = 'mutation { createProduct(input: {name: "%s"}) { __typename ... on Product { id } } }'

@@ -129,11 +129,14 @@ class Cursor:
 
 
 def _batch_size(value: Any, default: int | None) -> int | None:
+    """A batch's document count; None leaves only the 16 MiB bound."""
     if value is None:
         return default
     if not isinstance(value, int) or value < 0:
         raise CommandError(2, "batchSize must be a non-negative number")
-    return value or (None if default is None else 0)
+    if value == 0 and default is None:
+        return None  # getMore: 0 means "as many as fit"; a first batch of 0 is empty
+    return value
 
 
 def _non_negative(body: Document, name: str) -> int:
@@ -174,7 +177,8 @@ class Commands:
             handler = _HANDLERS.get(request.name)
             if handler is None:
                 raise CommandError(59, f"no such command: '{request.name}'")
-            if any(k in body for k in ("txnNumber", "startTransaction", "autocommit")):
+            # A bare txnNumber (a retryable write) is harmless; a transaction is not.
+            if "startTransaction" in body or "autocommit" in body:
                 raise _TRANSACTIONS
             return handler(self, request)
         except Exception as exc:
@@ -241,11 +245,13 @@ class Commands:
         for option in ("tailable", "awaitData", "min", "max", "returnKey", "showRecordId"):
             if body.get(option):
                 raise not_supported(f"find with {option}")
-        query = body.get("filter") or {}
-        docs = find_docs(self.store.get(req.db, req.target), query, body.get("let"))
-        if body.get("sort"):
-            docs = sort_docs(docs, body["sort"])
+        query, sort = body.get("filter") or {}, body.get("sort")
         skip, limit = _non_negative(body, "skip"), _non_negative(body, "limit")
+        # Without a sort, the scan can stop once skip + limit documents matched.
+        enough = skip + limit if limit and not sort else None
+        docs = find_docs(self.store.get(req.db, req.target), query, body.get("let"), enough)
+        if sort:
+            docs = sort_docs(docs, sort)
         docs = docs[skip : skip + limit] if limit else docs[skip:]
         projection = body.get("projection")
         transform = (lambda doc: project(doc, projection, query)) if projection else None
@@ -344,9 +350,10 @@ class Commands:
         if multi and not isinstance(update, list) and not is_operator_update(update):
             raise CommandError(9, "multi update is not supported for replacement-style update")
         coll = self.store.get(req.db, req.target)
-        docs = find_docs(coll, query, req.body.get("let"))
-        if stmt.get("sort"):
-            docs = sort_docs(docs, stmt["sort"])
+        sort = stmt.get("sort")
+        docs = find_docs(coll, query, req.body.get("let"), None if multi or sort else 1)
+        if sort:
+            docs = sort_docs(docs, sort)
         docs = docs if multi else docs[:1]
         modified = 0
         for old in docs:
@@ -368,8 +375,8 @@ class Commands:
         for i, stmt in enumerate(req.body.get("deletes", [])):
             try:
                 _reject_collation(stmt)
-                docs = find_docs(coll, stmt.get("q") or {}, req.body.get("let"))
-                for doc in docs[:1] if stmt.get("limit") else docs:
+                one = 1 if stmt.get("limit") else None
+                for doc in find_docs(coll, stmt.get("q") or {}, req.body.get("let"), one):
                     coll.delete(doc)  # type: ignore[union-attr]
                     n += 1
             except Exception as exc:
@@ -389,9 +396,9 @@ class Commands:
         if not remove and "update" not in body:
             raise CommandError(9, "Either an update or remove=true must be specified")
         coll = self.store.get(req.db, req.target)
-        docs = find_docs(coll, query, body.get("let"))
-        if docs and body.get("sort"):
-            docs = sort_docs(docs, body["sort"])
+        sort = body.get("sort")
+        docs = find_docs(coll, query, body.get("let"), None if sort else 1)
+        docs = sort_docs(docs, sort) if sort else docs
         old = docs[0] if docs else None
         result: Document | None = old
         if remove:

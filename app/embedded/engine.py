@@ -8,26 +8,20 @@ copies unless a stage would mutate its input.
 
 from __future__ import annotations
 
-import datetime
-import math
+import itertools
 import re
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
 import mongomock_ng
-from bson.decimal128 import Decimal128
-from bson.max_key import MaxKey
-from bson.min_key import MinKey
 from bson.objectid import ObjectId
 from bson.regex import Regex
-from bson.timestamp import Timestamp
-from bson.tz_util import utc
 from mongomock_ng import aggregate, filtering
 from sentinels import NOTHING
 
 from app.embedded.errors import CommandError, not_supported
-from app.embedded.match import check_query, compile_query, key_of, matches
+from app.embedded.match import check_query, compile_query, key_of, matches, sort_value
 from app.embedded.store import Collection, Document, Store, clone, conjuncts
 
 # mongomock_ng keeps its update and projection logic on Collection; a private, empty one
@@ -44,44 +38,21 @@ UPDATE_OPERATORS = {
 # -- find -----------------------------------------------------------------------------
 
 
-def find_docs(coll: Collection | None, query: Document, let: Any = None) -> list[Document]:
-    """Matching documents in natural order (references: callers must not mutate them)."""
+def find_docs(
+    coll: Collection | None, query: Document, let: Any = None, limit: int | None = None
+) -> list[Document]:
+    """Matching documents in natural order, the first `limit` of them if given.
+
+    They are the stored objects, not copies: callers must not modify them.
+    """
     check_query(query)
     if coll is None or not coll.docs:
         matches(query, {}, let)  # still reject an invalid filter
         return []
     candidates = coll.candidates(query)
     docs: Iterable[Document] = coll.docs.values() if candidates is None else candidates
-    if not query:
-        return list(docs)
-    return list(filter(compile_query(query, let), docs))
-
-
-def sort_value(value: Any) -> tuple[Any, ...]:
-    """A natively comparable key that orders values as BSON comparison does."""
-    if value is None or value is NOTHING:
-        return (5,)
-    if isinstance(value, bool):
-        return (40, value)
-    if isinstance(value, (int, float)):
-        return (9,) if isinstance(value, float) and math.isnan(value) else (10, value)
-    if isinstance(value, str):
-        return (15, value)
-    if isinstance(value, ObjectId):
-        return (35, value.binary)
-    if isinstance(value, datetime.datetime):
-        return (45, value if value.tzinfo else value.replace(tzinfo=utc))
-    if isinstance(value, Decimal128):
-        number = value.to_decimal()
-        return (9,) if number.is_nan() else (10, number)
-    if isinstance(value, bytes):
-        return (30, len(value), bytes(value))
-    if isinstance(value, Timestamp):
-        return (47, value.time, value.inc)
-    if isinstance(value, (MinKey, MaxKey)):
-        return (0,) if isinstance(value, MinKey) else (127,)
-    rank = 20 if isinstance(value, dict) else 25 if isinstance(value, list) else 50
-    return (rank, filtering.BsonComparable(value))
+    found = filter(compile_query(query, let), docs) if query else docs
+    return list(itertools.islice(found, limit))
 
 
 def _field_sort_key(path: str, descending: bool) -> Callable[[Document], tuple[Any, ...]]:
@@ -326,18 +297,20 @@ def run_pipeline(
     store: Store | None, db: str, docs: list[Document], pipeline: list[Document], let: Any = None
 ) -> list[Document]:
     database = PipelineDatabase(store, db)
-    for stage in pipeline:
+    for i, stage in enumerate(pipeline):
         if not isinstance(stage, dict) or len(stage) != 1:
             message = "A pipeline stage specification object must contain exactly one field."
             raise CommandError(40323, message)
         [(name, spec)] = stage.items()
         if name == "$match":
             check_query(spec)
-            docs = [doc for doc in docs if matches(spec, doc, let)]
+            docs = list(filter(compile_query(spec, let), docs))
         elif name == "$sort":
             docs = sort_docs(docs, spec)
         elif name == "$group":
             docs = group(docs, spec, let)
+        elif name == "$unwind" and is_read_only(pipeline[i + 1 :]) and _unwindable(docs, spec):
+            docs = unwind(docs, spec)
         elif name == "$changeStream":
             raise CommandError(40573, "The $changeStream stage is only supported on replica sets")
         elif name not in aggregate._PIPELINE_HANDLERS:
@@ -345,6 +318,66 @@ def run_pipeline(
         else:
             docs = list(aggregate.process_pipeline(docs, database, [stage], None, user_vars=let))
     return docs
+
+
+def _unwindable(docs: list[Document], spec: Any) -> bool:
+    """Whether `unwind` handles this stage: a plain path through sub-documents only."""
+    options = spec if isinstance(spec, dict) else {"path": spec}
+    path = options.get("path")
+    if set(options) - {"path", "preserveNullAndEmptyArrays"} or not isinstance(path, str):
+        return False
+    parents = path[1:].split(".")[:-1]
+    return path.startswith("$") and all(
+        isinstance(value, dict) for doc in docs for value in _parents(doc, parents)
+    )
+
+
+def _parents(doc: Document, parts: list[str]) -> Iterable[Any]:
+    value: Any = doc
+    for part in parts:
+        value = value.get(part, {})
+        yield value
+
+
+def unwind(docs: list[Document], spec: Any) -> list[Document]:
+    """`$unwind` with shallow copies (mongomock_ng deep-copies every output document).
+
+    Outputs share sub-documents with their input, so it only runs when no later stage
+    modifies documents in place.
+    """
+    options = spec if isinstance(spec, dict) else {"path": spec}
+    parts = options["path"][1:].split(".")
+    preserve = bool(options.get("preserveNullAndEmptyArrays"))
+    out: list[Document] = []
+    for doc in docs:
+        value = _get_path(doc, parts)
+        if isinstance(value, list) and value:
+            out.extend(_with_path(doc, parts, item) for item in value)
+        elif value is NOTHING or value is None or value == []:
+            if preserve:  # MongoDB drops an empty array's field but keeps a null
+                out.append(_with_path(doc, parts, NOTHING) if value == [] else doc)
+        else:
+            out.append(doc)  # a non-array value unwinds to itself
+    return out
+
+
+def _get_path(doc: Document, parts: list[str]) -> Any:
+    value: Any = doc
+    for part in parts:
+        value = value.get(part, NOTHING) if isinstance(value, dict) else NOTHING
+    return value
+
+
+def _with_path(doc: Document, parts: list[str], value: Any) -> Document:
+    """A copy of `doc` with the value at `parts` replaced (removed for NOTHING)."""
+    new = dict(doc)
+    if len(parts) > 1:
+        new[parts[0]] = _with_path(doc.get(parts[0], {}), parts[1:], value)
+    elif value is NOTHING:
+        new.pop(parts[0], None)
+    else:
+        new[parts[0]] = value
+    return new
 
 
 def _getter(expr: Any, let: Any) -> Callable[[Document], Any]:
@@ -377,11 +410,19 @@ def group(docs: list[Document], spec: Document, let: Any = None) -> list[Documen
     return out
 
 
+# MongoDB's $group accumulators; those mongomock_ng lacks fail as NotImplemented (238).
+_ACCUMULATORS = {
+    "$accumulator", "$addToSet", "$avg", "$bottom", "$bottomN", "$count", "$first", "$firstN",
+    "$last", "$lastN", "$max", "$maxN", "$median", "$mergeObjects", "$min", "$minN",
+    "$percentile", "$push", "$stdDevPop", "$stdDevSamp", "$sum", "$top", "$topN",
+}  # fmt: skip
+
+
 def _accumulate(field: str, acc: Any, members: list[Document], let: Any) -> Any:
     if not isinstance(acc, dict) or len(acc) != 1:
         raise CommandError(40234, f"The field '{field}' must be an accumulator object")
     [(op, expr)] = acc.items()
-    if op not in aggregate.group_operators:
+    if op not in _ACCUMULATORS:
         raise CommandError(15952, f"unknown group operator '{op}'")
     if op == "$count":
         return len(members)

@@ -1,9 +1,15 @@
-"""Query matching: mongomock_ng's filter semantics, with the `$type` aliases it lacks."""
+"""Value semantics and query matching.
+
+BSON equality (`key_of`) and ordering (`sort_value`) as hashable/comparable Python values,
+mongomock_ng's filter semantics with the `$type` aliases it lacks, and a compiled fast path
+for the simple filters that dominate scans.
+"""
 
 from __future__ import annotations
 
 import datetime
 import math
+import operator
 import re
 from collections.abc import Callable
 from typing import Any
@@ -16,6 +22,7 @@ from bson.min_key import MinKey
 from bson.objectid import ObjectId
 from bson.regex import Regex
 from bson.timestamp import Timestamp
+from bson.tz_util import utc
 from mongomock_ng import filtering, helpers
 from sentinels import NOTHING
 
@@ -102,6 +109,33 @@ def key_of(value: Any) -> Any:
     return value
 
 
+def sort_value(value: Any) -> tuple[Any, ...]:
+    """A natively comparable key that orders values as BSON comparison does."""
+    if value is None or value is NOTHING:
+        return (5,)
+    if isinstance(value, bool):
+        return (40, value)
+    if isinstance(value, (int, float)):
+        return (9,) if isinstance(value, float) and math.isnan(value) else (10, value)
+    if isinstance(value, str):
+        return (15, value)
+    if isinstance(value, ObjectId):
+        return (35, value.binary)
+    if isinstance(value, datetime.datetime):
+        return (45, value if value.tzinfo else value.replace(tzinfo=utc))
+    if isinstance(value, Decimal128):
+        number = value.to_decimal()
+        return (9,) if number.is_nan() else (10, number)
+    if isinstance(value, bytes):
+        return (30, len(value), bytes(value))
+    if isinstance(value, Timestamp):
+        return (47, value.time, value.inc)
+    if isinstance(value, (MinKey, MaxKey)):
+        return (0,) if isinstance(value, MinKey) else (127,)
+    rank = 20 if isinstance(value, dict) else 25 if isinstance(value, list) else 50
+    return (rank, filtering.BsonComparable(value))
+
+
 class _Matcher(filtering._Filterer):
     """mongomock_ng's own matcher class, with a fuller `$type` on our instance only."""
 
@@ -127,30 +161,75 @@ def check_query(query: Any) -> None:
                 check_query(sub)
 
 
+Test = Callable[[Any], bool]  # a condition on one field's value (NOTHING when missing)
+_RANGE_OPS = {"$gt": operator.gt, "$gte": operator.ge, "$lt": operator.lt, "$lte": operator.le}
+
+
+def _scalar(value: Any) -> bool:
+    """A value whose equality and order the fast path handles exactly like MongoDB."""
+    if isinstance(value, float) and math.isnan(value):
+        return False
+    return isinstance(value, (str, int, float, ObjectId, datetime.datetime, Decimal128))
+
+
+def _any(value: Any, test: Test) -> bool:
+    """Query semantics: an array satisfies a condition when one of its elements does."""
+    if isinstance(value, list):
+        return any(test(v) for v in value)
+    return value is not NOTHING and test(value)
+
+
+def _op_test(op: str, arg: Any) -> Test | None:
+    if op == "$exists":
+        return lambda v: (v is not NOTHING) == bool(arg)
+    if op in ("$in", "$nin"):
+        if not isinstance(arg, list) or not all(map(_scalar, arg)):
+            return None
+        keys = {key_of(a) for a in arg}
+        found: Test = lambda v: _any(v, lambda x: key_of(x) in keys)  # noqa: E731
+        return found if op == "$in" else lambda v: not found(v)
+    if not _scalar(arg):
+        return None
+    if op in ("$eq", "$ne"):
+        key = key_of(arg)
+
+        def equal(v: Any) -> bool:  # the hot path of unindexed lookups: kept flat
+            if isinstance(v, list):
+                return any(key_of(x) == key for x in v)
+            return v is not NOTHING and key_of(v) == key
+
+        return equal if op == "$eq" else lambda v: not equal(v)
+    compare, bound = _RANGE_OPS.get(op), sort_value(arg)
+    if compare is None:
+        return None
+    # Type bracketing: only values of the same BSON type class compare.
+    return lambda v: _any(v, lambda x: (k := sort_value(x))[0] == bound[0] and compare(k, bound))
+
+
+def _field_test(cond: Any) -> Test | None:
+    if not (isinstance(cond, dict) and cond and all(k.startswith("$") for k in cond)):
+        return _op_test("$eq", cond)
+    tests = [_op_test(op, arg) for op, arg in cond.items()]
+    if any(t is None for t in tests):
+        return None
+    if len(tests) == 1:
+        return tests[0]
+    return lambda v: all(t(v) for t in tests)  # type: ignore[misc]
+
+
 def compile_query(query: dict[str, Any], let: Any = None) -> Callable[[dict[str, Any]], bool]:
-    """A predicate for `query`: a fast one for equalities on top-level fields (the common
-    unindexed lookup), mongomock_ng's matcher for everything else."""
-    wanted = []
+    """A predicate for `query`. Comparisons of top-level fields with plain values (the
+    usual unindexed lookups and ranges) get a fast path; the rest goes to mongomock_ng."""
+    tests = []
     for field, cond in query.items():
-        if isinstance(cond, dict) and list(cond) == ["$eq"]:
-            cond = cond["$eq"]
-        if "." in field or field.startswith("$") or cond is None:
+        test = None if "." in field or field.startswith("$") else _field_test(cond)
+        if test is None:
             return lambda doc: matches(query, doc, let)
-        if isinstance(cond, (dict, list, Regex, re.Pattern)):
-            return lambda doc: matches(query, doc, let)
-        wanted.append((field, key_of(cond)))
-
-    def equal(doc: dict[str, Any]) -> bool:
-        for field, key in wanted:
-            value = doc.get(field, NOTHING)
-            if isinstance(value, list):  # an array matches when an element does
-                if not any(key_of(v) == key for v in value):
-                    return False
-            elif value is NOTHING or key_of(value) != key:
-                return False
-        return True
-
-    return equal
+        tests.append((field, test))
+    if len(tests) == 1:
+        [(field, test)] = tests
+        return lambda doc: test(doc.get(field, NOTHING))
+    return lambda doc: all(test(doc.get(field, NOTHING)) for field, test in tests)
 
 
 def matches(query: dict[str, Any], doc: dict[str, Any], let: Any = None) -> bool:

@@ -56,10 +56,11 @@ class MongoServer:
             self._server.close()
         if self._ttl_task is not None:
             self._ttl_task.cancel()
-        # Closing a transport ends its handler at the next read: no task cancellation.
+        # Aborting a transport ends its handler at the next read or write, even when the
+        # client has stopped reading; no task cancellation needed.
         clients = list(self._clients.items())
         for writer, _ in clients:
-            writer.close()
+            writer.transport.abort()
         await asyncio.gather(*(t for _, t in clients if t), return_exceptions=True)
         if self._server is not None:
             await self._server.wait_closed()

@@ -9,11 +9,13 @@ from contextlib import aclosing
 from app.bus import Event
 from app.jobs.segment_metrics import progress_topic
 from app.resolvers.ctx import ResolverCtx
+from app.resolvers.usage import charge_expensive
 
 FINAL = {"completed", "failed"}
 
 
 async def start_segment_metrics(ctx: ResolverCtx) -> str:
+    await charge_expensive(ctx.services, ctx.principal, "segment metrics recomputation", 1)
     job_id = uuid.uuid4().hex
     ctx.audit.record("Job", job_id, after={"function": "recompute_segment_metrics"})
     await ctx.services.queue.enqueue(

@@ -18,12 +18,10 @@ from app.resolvers.principal import Principal
 from app.runtime import Services
 
 log = logging.getLogger(__name__)
-MINUTE, HOUR = 60.0, 3600.0
+MINUTE = 60.0
 WARN_AT = 0.1  # warn when less than 10% of a window's quota is left
 USAGE_TOPIC = "usage"
 USAGE_RETENTION_DAYS = 400
-LOGIN_ATTEMPTS = (10, 15 * MINUTE)  # per account
-LOGIN_ATTEMPTS_PER_IP = (30, MINUTE)
 COUNTERS = ("apiCalls", "expensiveOperations")
 
 
@@ -54,12 +52,14 @@ async def _admit(services: Services, principal: Principal | None, client_ip: str
     assert services.limiter is not None
     if principal is None:
         limit = TIER_LIMITS["free"].requests_per_minute
-        return await services.limiter.hit(f"ip:{client_ip}:requests", limit, MINUTE)
+        window = services.settings.request_window_seconds
+        return await services.limiter.hit(f"ip:{client_ip}:requests", limit, window)
+    window = services.settings.request_window_seconds
     limit = limits_for(principal.tier).requests_per_minute
-    decision = await services.limiter.hit(f"t:{principal.tenant_id}:requests", limit, MINUTE)
+    decision = await services.limiter.hit(f"t:{principal.tenant_id}:requests", limit, window)
     if decision.allowed:
         await count(services, principal.tenant_id, "apiCalls")
-        await warn_if_low(services, principal.tenant_id, "requests per minute", decision, MINUTE)
+        await warn_if_low(services, principal.tenant_id, "requests per minute", decision, window)
     return decision
 
 
@@ -69,15 +69,15 @@ async def charge_expensive(
     """Take `cost` from the hourly quota of expensive work (AI, reports, uploads) or refuse."""
     if services.limiter is None:
         return
+    window = services.settings.expensive_window_seconds
     limit = limits_for(principal.tier).expensive_per_hour
     key = f"t:{principal.tenant_id}:expensive"
-    decision = await services.limiter.hit(key, limit, HOUR, min(cost, limit))
+    decision = await services.limiter.hit(key, limit, window, min(cost, limit))
     if not decision.allowed:
         raise RateLimited(operation, decision.retry_after)
     await count(services, principal.tenant_id, "expensiveOperations", cost)
-    await warn_if_low(
-        services, principal.tenant_id, "expensive operations per hour", decision, HOUR
-    )
+    what = "expensive operations per hour"
+    await warn_if_low(services, principal.tenant_id, what, decision, window)
 
 
 async def admit_login(services: Services, email: str, client_ip: str) -> None:
@@ -85,9 +85,10 @@ async def admit_login(services: Services, email: str, client_ip: str) -> None:
     if services.limiter is None:
         return
     account = hashlib.sha256(email.strip().lower().encode()).hexdigest()[:32]
-    for key, (limit, window) in (
-        (f"login:{account}", LOGIN_ATTEMPTS),
-        (f"login-ip:{client_ip}", LOGIN_ATTEMPTS_PER_IP),
+    settings = services.settings
+    for key, limit, window in (
+        (f"login:{account}", settings.login_attempts_per_account, 15 * MINUTE),
+        (f"login-ip:{client_ip}", settings.login_attempts_per_ip, MINUTE),
     ):
         decision = await services.limiter.hit(key, limit, window)
         if not decision.allowed:

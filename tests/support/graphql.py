@@ -18,10 +18,13 @@ class GraphQLClient:
         self.token = token
         headers = {"authorization": f"Bearer {token}"} if token else {}
         self.http = httpx.AsyncClient(base_url=base_url, headers=headers, timeout=30)
+        self.others: list[GraphQLClient] = []
 
     def as_(self, token: str | None) -> GraphQLClient:
-        """Another client of the same server with other credentials."""
-        return GraphQLClient(self.base_url, token)
+        """Another client of the same server with other credentials, closed with this one."""
+        other = GraphQLClient(self.base_url, token)
+        self.others.append(other)
+        return other
 
     async def post(self, query: str, variables: dict[str, Any] | None = None, **kw: Any):
         return await self.http.post("/graphql", json={"query": query, "variables": variables}, **kw)
@@ -56,6 +59,8 @@ class GraphQLClient:
             yield Subscription(ws, sub_id)
 
     async def close(self) -> None:
+        for other in self.others:
+            await other.close()
         await self.http.aclose()
 
 

@@ -1,0 +1,140 @@
+"""Rate limits per plan, usage counters and warnings, query limits, secrets kept secret."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import uuid
+
+import pytest
+import pytest_asyncio
+
+from app.models import TenantScope
+from app.models.secret import TenantSecret
+from app.ratelimit import TIER_LIMITS
+from tests.support.servers import ApiProcess
+from tests.support.tenants import PASSWORD, SignedUp, sign_up
+from tests.support.walk import INTROSPECT, Walker
+
+FREE = TIER_LIMITS["free"]
+SECRET_VALUE = "sk-live-0123456789abcdefWXYZ"
+
+
+@pytest_asyncio.fixture
+async def free_tenant(api: str) -> SignedUp:
+    signed_up = await sign_up(api, "Free plan")
+    yield signed_up
+    await signed_up.client.close()
+
+
+async def test_request_limit_trips_with_429_and_recovers(free_tenant: SignedUp):
+    client = free_tenant.client
+    statuses = [
+        (await client.post("{ __typename }")).status_code for _ in range(FREE.requests_per_minute)
+    ]
+    assert set(statuses) == {200}
+    refused = await client.post("{ __typename }")
+    assert refused.status_code == 429
+    retry_after = int(refused.headers["retry-after"])
+    assert 1 <= retry_after <= 2
+    error = refused.json()["errors"][0]
+    assert error["extensions"]["code"] == "RATE_LIMITED"
+    assert 0 < error["extensions"]["retryAfter"] <= 2
+    await asyncio.sleep(error["extensions"]["retryAfter"] + 0.05)
+    assert (await client.post("{ __typename }")).status_code == 200
+
+
+async def test_tenants_have_separate_request_quotas(free_tenant: SignedUp, api: str):
+    for _ in range(FREE.requests_per_minute + 1):
+        await free_tenant.client.post("{ __typename }")
+    other = await sign_up(api, "Neighbour")
+    assert (await other.client.post("{ __typename }")).status_code == 200
+    await other.client.close()
+
+
+async def test_expensive_operations_have_a_stricter_quota(free_tenant: SignedUp, worker):
+    mutation = "mutation { recomputeSegmentMetrics { id } }"
+    for _ in range(FREE.expensive_per_hour):
+        assert "errors" not in await free_tenant.client.execute(mutation)
+    body = await free_tenant.client.execute(mutation)
+    error = body["errors"][0]
+    assert error["extensions"]["code"] == "RATE_LIMITED"
+    assert "segment metrics recomputation" in error["message"]
+    await asyncio.sleep(error["extensions"]["retryAfter"] + 0.05)
+    assert "errors" not in await free_tenant.client.execute(mutation)
+
+
+async def test_usage_counts_calls_and_warns_near_the_limit(free_tenant: SignedUp):
+    client = free_tenant.client
+    warnings = "subscription { usageWarnings { limit quota remaining } }"
+    async with client.subscribe(warnings) as subscription:
+        for _ in range(FREE.requests_per_minute - 5):
+            await client.post("{ __typename }")
+        warning = (await asyncio.wait_for(subscription.next(), 5))["usageWarnings"]
+    assert warning["limit"] == "requests per minute"
+    assert warning["quota"] == FREE.requests_per_minute
+    assert warning["remaining"] <= FREE.requests_per_minute // 10
+    await asyncio.sleep(2.1)  # a fresh window for the usage query itself
+    usage = await client.data("{ usage(days: 2) { days { apiCalls } limits { maxUsers } } }")
+    assert usage["usage"]["days"][-1]["apiCalls"] >= FREE.requests_per_minute - 5
+    assert usage["usage"]["limits"]["maxUsers"] == FREE.max_users
+
+
+async def test_repeated_wrong_passwords_are_slowed_down(mongo_url: str, redis_url: str):
+    api = ApiProcess.start(
+        MONGODB_URL=mongo_url,
+        MONGODB_DB=f"strict_{uuid.uuid4().hex[:8]}",
+        REDIS_URL=redis_url,
+        REDIS_PREFIX=f"strict-{uuid.uuid4().hex[:8]}",
+        LOGIN_ATTEMPTS_PER_ACCOUNT="4",  # signing up is the first attempt
+    )
+    try:
+        signed_up = await sign_up(api.url, "Guessed")
+        anonymous = signed_up.client.as_(None)
+        login = """mutation($e: String!, $p: String!) { login(email: $e, password: $p) {
+            __typename ... on RateLimitedError { retryAfter } } }"""
+        variables = {"e": signed_up.email, "p": "wrong password!"}
+        seen = [(await anonymous.data(login, variables))["login"] for _ in range(3)]
+        assert {r["__typename"] for r in seen} == {"AuthenticationError"}
+        right = {"e": signed_up.email, "p": PASSWORD}
+        limited = (await anonymous.data(login, right))["login"]
+        assert limited["__typename"] == "RateLimitedError" and limited["retryAfter"] > 0
+        await signed_up.client.close()
+    finally:
+        api.stop()
+
+
+async def test_secret_value_never_appears_in_responses_or_logs(
+    admin: SignedUp, tenant: TenantScope, caplog: pytest.LogCaptureFixture
+):
+    caplog.set_level(logging.DEBUG)
+    client = admin.client
+    stored = await client.data(
+        'mutation($v: String!) { setSecret(input: {name: "openai", value: $v}) '
+        "{ ... on Secret { name hint keyId } } }",
+        {"v": SECRET_VALUE},
+    )
+    assert stored["setSecret"] == {"name": "openai", "hint": "sk-…WXYZ", "keyId": "k0"}
+    walk = Walker.from_introspection(await client.data(INTROSPECT), ["openai"])
+    for _field, document, variables in walk.operations("Query", "query"):
+        body = await client.execute(document, variables)
+        assert SECRET_VALUE not in json.dumps(body)
+    document = await tenant.find(TenantSecret, {"name": "openai"}).first_or_none()
+    assert document is not None and SECRET_VALUE not in document.model_dump_json()
+    assert SECRET_VALUE not in caplog.text
+    assert PASSWORD not in caplog.text and client.token not in caplog.text
+
+
+async def test_secret_cannot_be_decrypted_as_another_tenant(admin: SignedUp, services, api: str):
+    from app.resolvers.secret import reveal
+
+    await admin.client.data(
+        'mutation { setSecret(input: {name: "billing", value: "bk_live_abcdefghijkl"}) '
+        "{ __typename } }"
+    )
+    mine = await reveal(TenantScope(admin.tenant_id), services.keyring, "billing")
+    assert mine == "bk_live_abcdefghijkl"
+    other = await sign_up(api, "Other")
+    assert await reveal(TenantScope(other.tenant_id), services.keyring, "billing") is None
+    await other.client.close()
