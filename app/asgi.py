@@ -33,15 +33,14 @@ from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult as StrawberryResult
 
+from app.demo import banner, prepare_demo
 from app.errors import DomainError, RateLimited, Unauthenticated
-from app.models import TenantScope
 from app.resolvers.auth import authenticate
 from app.resolvers.usage import admit_request
 from app.runtime import Services, start_services
 from app.schema.context import Context
 from app.schema.errors import error_extensions
 from app.schema.schema import build_schema
-from app.seed import seed
 from app.settings import Settings, get_settings
 
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
@@ -234,8 +233,9 @@ def create_app(
         owned = services is None
         app.state.services = services or await start_services(settings)
         if seed_demo:
-            manifest = await seed(TenantScope(settings.dev_tenant))
-            log.info("demo dataset for tenant %r: %s", settings.dev_tenant, manifest.counts)
+            access = await prepare_demo(app.state.services)
+            url = f"http://{settings.host}:{settings.port}/graphql"
+            print(banner(access, url), flush=True)  # the demo's credentials are for its user
         try:
             yield
         finally:

@@ -38,7 +38,6 @@ def serve(settings: Settings, seed_demo: bool) -> None:
     from app.asgi import create_app
 
     app = create_app(settings, seed_demo=seed_demo)
-    print(f"GraphiQL: http://{settings.host}:{settings.port}/graphql", flush=True)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level)
 
 
@@ -55,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     serve_cmd.add_argument("--seed", action="store_true", help="load the demo dataset first")
     commands.add_parser("worker", help="run an arq worker (needs REDIS_URL)")
     seed_cmd = commands.add_parser("seed", help="write the synthetic demo dataset")
-    seed_cmd.add_argument("--tenant", default=None, help="tenant id (default: DEV_TENANT)")
+    seed_cmd.add_argument("--tenant", default=None, help="tenant id (default: DEMO_TENANT)")
     seed_cmd.add_argument("--customers", type=int, default=1000, help="customers per product")
     export = commands.add_parser("export-schema", help="print or write the GraphQL SDL")
     export.add_argument("--output", type=Path, default=None)
@@ -69,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "worker":
             worker(settings)
         elif args.command == "seed":
-            asyncio.run(_seed(settings, args.tenant or settings.dev_tenant, args.customers))
+            asyncio.run(_seed(settings, args.tenant or settings.demo_tenant, args.customers))
         elif args.command == "export-schema":
             sdl = export_schema(settings)
             if args.output:

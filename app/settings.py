@@ -47,7 +47,7 @@ class Settings(BaseSettings):
     refresh_token_ttl: int = Field(30 * 86_400, ge=3600)
     # AES-256-GCM keys for tenant credentials, "kid:base64key,..." (first encrypts).
     credential_keys: SecretStr | None = None
-    dev_tenant: str = "demo"
+    demo_tenant: str = Field("demo", pattern=r"^[a-z0-9-]{1,40}$")
     cors_origins: Annotated[list[str], NoDecode] = []
     graphiql: bool = True
     introspection: bool = True

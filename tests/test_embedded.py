@@ -460,13 +460,22 @@ async def test_concurrent_async_clients_insert_and_read(mongo_url: str, db_name:
         await coll.insert_many([{"worker": n, "i": i} for i in range(50)])
         return await coll.count_documents({"worker": n})
 
-    counts = await asyncio.gather(*(worker(n) for n in range(20)))
+    try:
+        counts = await asyncio.gather(*(worker(n) for n in range(20)))
 
-    assert counts == [50] * 20
-    assert await clients[0][db_name].shared.count_documents({}) == 1000
-    await clients[0].drop_database(db_name)
-    for client in clients:
-        await client.close()
+        assert counts == [50] * 20
+        assert await clients[0][db_name].shared.count_documents({}) == 1000
+    finally:
+        await clients[0].drop_database(db_name)
+        for client in clients:
+            await client.close()
+
+
+def _recv_exactly(sock: socket.socket, size: int) -> bytes:
+    data = b""
+    while len(data) < size:
+        data += sock.recv(size - len(data))
+    return data
 
 
 def test_legacy_op_query_is_master_gets_an_op_reply(mongo_url: str) -> None:
@@ -475,10 +484,8 @@ def test_legacy_op_query_is_master_gets_an_op_reply(mongo_url: str) -> None:
     payload = b"\0\0\0\0" + b"admin.$cmd\0" + struct.pack("<ii", 0, -1) + query
     with socket.create_connection((host, int(port)), timeout=5) as sock:
         sock.sendall(struct.pack("<iiii", 16 + len(payload), 42, 0, 2004) + payload)
-        length, _, response_to, op_code = struct.unpack("<iiii", sock.recv(16))
-        body = b""
-        while len(body) < length - 16:
-            body += sock.recv(length - 16 - len(body))
+        length, _, response_to, op_code = struct.unpack("<iiii", _recv_exactly(sock, 16))
+        body = _recv_exactly(sock, length - 16)
 
     reply = bson.decode(body[20:])
     assert (response_to, op_code) == (42, 1)

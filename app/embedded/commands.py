@@ -30,18 +30,16 @@ from app.embedded.engine import (
 from app.embedded.errors import CommandError, as_command_error, not_supported
 from app.embedded.match import matches
 from app.embedded.store import CODEC, Collection, Document, Store, clone
+from app.embedded.wire import MAX_MESSAGE_SIZE
 
 VERSION = "7.0.0"
 MAX_WIRE_VERSION = 21
 MAX_BSON_SIZE = 16 * 1024 * 1024
-MAX_MESSAGE_SIZE = 48_000_000
 MAX_WRITE_BATCH = 100_000
 DEFAULT_BATCH = 101  # MongoDB's first batch; later batches are bounded by size only
 CURSOR_IDLE_SECONDS = 600
 
-_TRANSACTIONS = CommandError(
-    20, "Transaction numbers are only allowed on a replica set member or mongos"
-)
+NO_TRANSACTIONS = "Transaction numbers are only allowed on a replica set member or mongos"
 _CREATE_UNSUPPORTED = {
     "viewOn": "views",
     "pipeline": "views",
@@ -179,7 +177,7 @@ class Commands:
                 raise CommandError(59, f"no such command: '{request.name}'")
             # A bare txnNumber (a retryable write) is harmless; a transaction is not.
             if "startTransaction" in body or "autocommit" in body:
-                raise _TRANSACTIONS
+                raise CommandError(20, NO_TRANSACTIONS)
             return handler(self, request)
         except Exception as exc:
             return as_command_error(exc).reply()
@@ -623,7 +621,15 @@ class Commands:
 
     @handles("commitTransaction", "abortTransaction")
     def transactions(self, req: Request) -> Document:
-        raise _TRANSACTIONS
+        raise CommandError(20, NO_TRANSACTIONS)
+
+    @handles("explain", "mapReduce", "collMod", "validate", "compact", "createUser")
+    def unsupported(self, req: Request) -> Document:
+        raise CommandError(115, f"{req.name} is not supported by the embedded development server")
+
+    @handles("replSetGetStatus")
+    def repl_set_status(self, req: Request) -> Document:
+        raise CommandError(76, "not running with --replSet")
 
     @handles("saslStart", "saslContinue", "authenticate")
     def authenticate(self, req: Request) -> Document:
@@ -646,6 +652,9 @@ def _index_spec(spec: Any) -> Document:
         if not (kind in _PLAIN_TYPES or (isinstance(kind, (int, float)) and kind != 0)):
             raise CommandError(67, f"Values in the index key pattern can't be {kind!r}")
     _reject_collation(spec)
+    ttl = spec.get("expireAfterSeconds")
+    if ttl is not None and (not isinstance(ttl, (int, float)) or isinstance(ttl, bool) or ttl < 0):
+        raise CommandError(67, "TTL index 'expireAfterSeconds' option must be a number >= 0")
     return {"v": 2} | {k: v for k, v in spec.items() if k not in ("v", "ns", "background")}
 
 

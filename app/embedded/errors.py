@@ -27,6 +27,7 @@ CODE_NAMES = {
     67: "CannotCreateIndex",
     72: "InvalidOptions",
     73: "InvalidNamespace",
+    76: "NoReplicationEnabled",
     85: "IndexOptionsConflict",
     86: "IndexKeySpecsConflict",
     115: "CommandNotSupported",

@@ -88,8 +88,7 @@ class MongoServer:
 
     def _execute(self, message: wire.Message, conn_id: int) -> bytes | None:
         if message.body is None:
-            error = CommandError(59, f"unsupported wire protocol op code {message.op_code}")
-            return wire.encode_reply(message, error.reply())
+            return wire.encode_reply(message, CommandError(2, message.error).reply())
         reply = self.commands.run(message.body, conn_id)
         if message.more_to_come:
             return None
@@ -101,7 +100,10 @@ class MongoServer:
     async def _expire_ttl(self) -> None:
         while True:
             await asyncio.sleep(TTL_INTERVAL_SECONDS)
-            self.store.expire(datetime.datetime.now(datetime.UTC))
+            try:
+                self.store.expire(datetime.datetime.now(datetime.UTC))
+            except Exception:  # keep the monitor alive, as MongoDB's does
+                log.exception("TTL expiry failed")
 
 
 class EmbeddedMongo:

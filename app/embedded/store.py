@@ -79,13 +79,16 @@ def path_keys(doc: Document, path: str) -> tuple[list[Any], bool]:
     return list(dict.fromkeys(keys)), present
 
 
-def dup_key_error(ns: str, index: str, key_value: Document) -> CommandError:
-    shown = ", ".join(f"{k}: {_shell_repr(v)}" for k, v in key_value.items())
+def dup_key_error(ns: str, index: str, pattern: Document, doc: Document) -> CommandError:
+    """MongoDB's duplicate key error, naming the index and the clashing values."""
+    values = {field: helpers.get_value_by_dot(doc, field) for field in pattern}
+    values = {field: None if v is NOTHING else v for field, v in values.items()}
+    shown = ", ".join(f"{k}: {_shell_repr(v)}" for k, v in values.items())
     return CommandError(
         11000,
         f"E11000 duplicate key error collection: {ns} index: {index} dup key: {{ {shown} }}",
-        keyPattern=dict.fromkeys(key_value, 1),
-        keyValue=key_value,
+        keyPattern=dict(pattern),
+        keyValue=values,
     )
 
 
@@ -183,7 +186,7 @@ class Collection:
     def insert(self, doc: Document) -> None:
         idk = key_of(doc["_id"])
         if idk in self.docs:
-            raise dup_key_error(self.ns, "_id_", {"_id": doc["_id"]})
+            raise dup_key_error(self.ns, "_id_", {"_id": 1}, doc)
         staged = self._check_unique(idk, doc)
         self.docs[idk] = doc
         for index, entries in staged:
@@ -209,9 +212,7 @@ class Collection:
         for index in self.indexes.values():
             entries = index.entries(doc)
             if index.conflicts(idk, entries):
-                values = {f: helpers.get_value_by_dot(doc, f) for f in index.fields}
-                shown = {f: None if v is NOTHING else v for f, v in values.items()}
-                raise dup_key_error(self.ns, index.name, shown)
+                raise dup_key_error(self.ns, index.name, index.spec["key"], doc)
             staged.append((index, entries))
         return staged
 
@@ -221,8 +222,7 @@ class Collection:
         for idk, doc in self.docs.items():
             entries = index.entries(doc)
             if index.conflicts(idk, entries):
-                values = {f: helpers.get_value_by_dot(doc, f) for f in index.fields}
-                raise dup_key_error(self.ns, index.name, values)
+                raise dup_key_error(self.ns, index.name, index.spec["key"], doc)
             index.add(idk, entries)
         self.indexes[index.name] = index
 

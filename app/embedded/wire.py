@@ -8,6 +8,7 @@ import struct
 from dataclasses import dataclass
 
 import bson
+from bson.errors import BSONError
 
 from app.embedded.store import CODEC, Document
 
@@ -27,8 +28,9 @@ class ProtocolError(Exception):
 class Message:
     request_id: int
     op_code: int
-    body: Document | None  # the command; None for an op code we do not speak
+    body: Document | None  # the command; None when `error` says why there is none
     more_to_come: bool = False  # the client expects no reply (unacknowledged write)
+    error: str = ""
 
 
 async def read_message(reader: asyncio.StreamReader) -> Message | None:
@@ -41,12 +43,16 @@ async def read_message(reader: asyncio.StreamReader) -> Message | None:
     if not _HEADER.size < length <= MAX_MESSAGE_SIZE:
         raise ProtocolError(f"bad message length {length}")
     payload = await reader.readexactly(length - _HEADER.size)
-    if op_code == OP_MSG:
-        body, more_to_come = _parse_op_msg(payload)
-        return Message(request_id, op_code, body, more_to_come)
-    if op_code == OP_QUERY:
-        return Message(request_id, op_code, _parse_op_query(payload))
-    return Message(request_id, op_code, None)
+    try:
+        if op_code == OP_MSG:
+            body, more_to_come = _parse_op_msg(payload)
+            return Message(request_id, op_code, body, more_to_come)
+        if op_code == OP_QUERY:
+            return Message(request_id, op_code, _parse_op_query(payload))
+    except (BSONError, ValueError, IndexError) as exc:
+        # The frame was whole, so the connection can carry on after an error reply.
+        return Message(request_id, op_code, None, error=f"malformed message: {exc}")
+    return Message(request_id, op_code, None, error=f"unsupported op code {op_code}")
 
 
 def _parse_op_msg(payload: bytes) -> tuple[Document, bool]:
@@ -65,10 +71,10 @@ def _parse_op_msg(payload: bytes) -> tuple[Document, bool]:
             name = payload[pos + 5 : name_end].decode()
             sequences[name] = bson.decode_all(payload[name_end + 1 : pos + 1 + size], CODEC)
         else:
-            raise ProtocolError(f"unknown OP_MSG section kind {kind}")
+            raise ValueError(f"unknown OP_MSG section kind {kind}")
         pos += 1 + size
     if body is None:
-        raise ProtocolError("OP_MSG without a body section")
+        raise ValueError("OP_MSG without a body section")
     return body | sequences, bool(flags & MORE_TO_COME)
 
 

@@ -81,7 +81,7 @@ class ApiKey(TenantDocument):
     key_hash: Annotated[str, Indexed(unique=True)]
     hint: str
     role: Role
-    created_by: PydanticObjectId
+    created_by: str  # user, key or "system"
     last_used_at: datetime | None = None
     revoked_at: datetime | None = None
 
@@ -93,7 +93,7 @@ class Invite(TenantDocument):
     email: str
     role: Role
     token_hash: Annotated[str, Indexed(unique=True)]
-    invited_by: PydanticObjectId
+    invited_by: str
     expires_at: datetime
     accepted_at: datetime | None = None
 

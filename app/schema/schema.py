@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 import strawberry
+from graphql import GraphQLError
 from strawberry.extensions import (
     MaxAliasesLimiter,
     MaxTokensLimiter,
@@ -12,6 +16,7 @@ from strawberry.extensions import (
 )
 from strawberry.extensions.disable_introspection import DisableIntrospection
 from strawberry.tools import merge_types
+from strawberry.types import ExecutionContext
 
 from app.schema.api_key import ApiKeyMutation, ApiKeyQuery
 from app.schema.audit import AuditQuery
@@ -57,18 +62,38 @@ Subscription = merge_types(
 )
 
 
+class SafeParserCache(ParserCache):
+    """Strawberry's parse cache, except that a syntax error is left to the regular parse,
+    which reports it as a GraphQL error (over WebSocket too) instead of raising."""
+
+    def on_parse(self) -> Iterator[None]:
+        context = self.execution_context
+        with contextlib.suppress(GraphQLError):
+            context.graphql_document = self.cached_parse_document(
+                context.query, **context.parse_options
+            )
+        yield
+
+
+class Schema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        """Client mistakes are answered, not logged; ErrorPolicy logs unexpected failures."""
+
+
 def build_schema(settings: Settings) -> strawberry.Schema:
     extensions: list = [
         lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
         lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
         lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
-        ParserCache,
+        SafeParserCache,
         ValidationCache,
         ErrorPolicy,
     ]
     if not settings.introspection:
         extensions.append(DisableIntrospection)
-    return strawberry.Schema(
+    return Schema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
