@@ -309,6 +309,8 @@ def run_pipeline(
             docs = sort_docs(docs, spec)
         elif name == "$group":
             docs = group(docs, spec, let)
+        elif name == "$facet" and isinstance(spec, dict):
+            docs = [{title: _facet(store, db, docs, sub, let) for title, sub in spec.items()}]
         elif name == "$unwind" and is_read_only(pipeline[i + 1 :]) and _unwindable(docs, spec):
             docs = unwind(docs, spec)
         elif name == "$changeStream":
@@ -318,6 +320,16 @@ def run_pipeline(
         else:
             docs = list(aggregate.process_pipeline(docs, database, [stage], None, user_vars=let))
     return docs
+
+
+def _facet(
+    store: Store | None, db: str, docs: list[Document], pipeline: Any, let: Any
+) -> list[Document]:
+    if not isinstance(pipeline, list):
+        raise CommandError(40170, "arguments to $facet must be arrays")
+    # Facets share their input: one that modifies documents gets its own copies.
+    own = docs if is_read_only(pipeline) else [clone(doc) for doc in docs]
+    return run_pipeline(store, db, own, pipeline, let)
 
 
 def _unwindable(docs: list[Document], spec: Any) -> bool:
