@@ -202,6 +202,46 @@ class RequestMetrics:
             self.latency.labels(path).observe(time.perf_counter() - started)
 
 
+class BodyLimit:
+    """Refuses request bodies over the limit with 413 before they reach the GraphQL layer."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await self._refuse(scope, receive, send)
+            return
+        received = 0
+
+        async def counted() -> MutableMapping[str, Any]:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.max_bytes:
+                raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, counted, send)
+        except _TooLarge:
+            await self._refuse(scope, receive, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        message = f"request body larger than {self.max_bytes} bytes"
+        body = {"errors": [{"message": message, "extensions": {"code": "PAYLOAD_TOO_LARGE"}}]}
+        await JSONResponse(body, 413)(scope, receive, send)
+
+
+class _TooLarge(Exception):
+    pass
+
+
 KNOWN_PATHS = {"/graphql", "/healthz", "/readyz", "/metrics"}
 
 
@@ -256,6 +296,7 @@ def create_app(
         ],
         middleware=[
             Middleware(RequestMetrics, registry=registry),
+            Middleware(BodyLimit, max_bytes=settings.max_request_bytes),
             Middleware(
                 CORSMiddleware,
                 allow_origins=settings.cors_origins,

@@ -32,6 +32,20 @@ async def _seed(settings: Settings, tenant: str, customers: int) -> None:
         await services.close()
 
 
+async def _rotate_credentials(settings: Settings) -> None:
+    from app.resolvers.secret import rotate_all
+    from app.runtime import start_services
+
+    services = await start_services(settings)
+    try:
+        rotated, unreadable = await rotate_all(services.keyring)
+        print(f"re-encrypted {rotated} credentials under key {services.keyring.current!r}")
+        if unreadable:
+            print(f"{unreadable} credentials use keys not in CREDENTIAL_KEYS; see the log")
+    finally:
+        await services.close()
+
+
 def serve(settings: Settings, seed_demo: bool) -> None:
     import uvicorn
 
@@ -56,6 +70,10 @@ def main(argv: list[str] | None = None) -> int:
     seed_cmd = commands.add_parser("seed", help="write the synthetic demo dataset")
     seed_cmd.add_argument("--tenant", default=None, help="tenant id (default: DEMO_TENANT)")
     seed_cmd.add_argument("--customers", type=int, default=1000, help="customers per product")
+    commands.add_parser(
+        "rotate-credentials",
+        help="re-encrypt tenant credentials under the first CREDENTIAL_KEYS key",
+    )
     export = commands.add_parser("export-schema", help="print or write the GraphQL SDL")
     export.add_argument("--output", type=Path, default=None)
     args = parser.parse_args(argv)
@@ -69,6 +87,8 @@ def main(argv: list[str] | None = None) -> int:
             worker(settings)
         elif args.command == "seed":
             asyncio.run(_seed(settings, args.tenant or settings.demo_tenant, args.customers))
+        elif args.command == "rotate-credentials":
+            asyncio.run(_rotate_credentials(settings))
         elif args.command == "export-schema":
             sdl = export_schema(settings)
             if args.output:

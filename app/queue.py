@@ -21,6 +21,11 @@ log = logging.getLogger(__name__)
 JobFunction = Callable[..., Awaitable[Any]]
 
 
+def queue_name(prefix: str) -> str:
+    """Per deployment, so that two deployments sharing a Redis never run each other's jobs."""
+    return f"{prefix}:queue"
+
+
 class Queue(abc.ABC):
     @abc.abstractmethod
     async def enqueue(self, function: str, job_id: str | None = None, **kwargs: Any) -> str | None:
@@ -31,15 +36,19 @@ class Queue(abc.ABC):
 
 
 class ArqQueue(Queue):
-    def __init__(self, pool: ArqRedis) -> None:
+    def __init__(self, pool: ArqRedis, queue_name: str) -> None:
         self.pool = pool
+        self.queue_name = queue_name
 
     @classmethod
-    async def connect(cls, redis_url: str) -> ArqQueue:
-        return cls(await create_pool(RedisSettings.from_dsn(redis_url)))
+    async def connect(cls, redis_url: str, prefix: str) -> ArqQueue:
+        pool = await create_pool(RedisSettings.from_dsn(redis_url))
+        return cls(pool, queue_name(prefix))
 
     async def enqueue(self, function: str, job_id: str | None = None, **kwargs: Any) -> str | None:
-        job = await self.pool.enqueue_job(function, _job_id=job_id or uuid.uuid4().hex, **kwargs)
+        job = await self.pool.enqueue_job(
+            function, _job_id=job_id or uuid.uuid4().hex, _queue_name=self.queue_name, **kwargs
+        )
         return job.job_id if job else None
 
     async def close(self) -> None:

@@ -69,7 +69,7 @@ async def start_services(settings: Settings) -> Services:
         settings,
         database,
         bus,
-        await ArqQueue.connect(settings.redis_url),
+        await ArqQueue.connect(settings.redis_url, prefix),
         RedisKeyValue(redis, prefix),
         keyring,
         RateLimiter(redis, prefix),

@@ -149,3 +149,10 @@ async def test_unknown_product_id_reads_as_null(client: GraphQLClient):
     query = "query($id: ID!) { product(id: $id) { id } }"
     assert await client.data(query, {"id": "000000000000000000000000"}) == {"product": None}
     assert await client.data(query, {"id": "not-an-id"}) == {"product": None}
+
+
+async def test_oversized_body_is_refused_with_413(client: GraphQLClient, settings: Settings):
+    padding = "x" * (settings.max_request_bytes + 1)
+    response = await client.post("{ __typename }", {"padding": padding})
+    assert response.status_code == 413
+    assert response.json()["errors"][0]["extensions"]["code"] == "PAYLOAD_TOO_LARGE"

@@ -311,6 +311,18 @@ def test_aggregate_facet_runs_each_sub_pipeline(shop) -> None:
     assert sorted(g["_id"] for g in row["cities"]) == ["ann", "bob"]
 
 
+def test_aggregate_stages_that_modify_documents_leave_storage_alone(db) -> None:
+    db.deep.insert_one({"_id": 1, "a": {"b": 1, "c": 2}})
+
+    [row] = db.deep.aggregate(
+        [{"$facet": {"changed": [{"$set": {"a.b": 9}}, {"$unset": "a.c"}], "same": []}}]
+    )
+
+    assert row["changed"] == [{"_id": 1, "a": {"b": 9}}]
+    assert row["same"] == [{"_id": 1, "a": {"b": 1, "c": 2}}]
+    assert db.deep.find_one() == {"_id": 1, "a": {"b": 1, "c": 2}}
+
+
 def test_aggregate_date_to_string_formats_dates(shop) -> None:
     rows = shop.orders.aggregate(
         [

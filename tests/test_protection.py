@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import uuid
@@ -138,3 +139,22 @@ async def test_secret_cannot_be_decrypted_as_another_tenant(admin: SignedUp, ser
     other = await sign_up(api, "Other")
     assert await reveal(TenantScope(other.tenant_id), services.keyring, "billing") is None
     await other.client.close()
+
+
+async def test_rotation_re_encrypts_credentials_under_the_new_key(admin: SignedUp, services):
+    from app.resolvers.ctx import system_ctx
+    from app.resolvers.secret import reveal, rotate_all, set_secret
+    from app.security.crypto import Keyring
+
+    old, new = Keyring.generate_key(), Keyring.generate_key()
+    before = Keyring.parse(f"k1:{old}")
+    scope = TenantScope(admin.tenant_id)
+    ctx = system_ctx(dataclasses.replace(services, keyring=before), admin.tenant_id)
+    await set_secret(ctx, "rotating", "sk-rotate-me-123456")
+    both = Keyring.parse(f"k2:{new},k1:{old}")
+    rotated, _others_unreadable = await rotate_all(both)
+    assert rotated >= 1
+    stored = await scope.find(TenantSecret, {"name": "rotating"}).first_or_none()
+    assert stored is not None and stored.sealed.kid == "k2"
+    only_new = Keyring.parse(f"k2:{new}")
+    assert await reveal(scope, only_new, "rotating") == "sk-rotate-me-123456"

@@ -284,8 +284,8 @@ def is_read_only(pipeline: list[Document]) -> bool:
         if not isinstance(stage, dict):
             return False
         for name, spec in stage.items():
-            if name == "$facet" and all(is_read_only(p) for p in spec.values()):
-                continue
+            if name == "$facet" and isinstance(spec, dict):
+                continue  # each facet checks its own sub-pipeline (see _facet)
             if name in ("$addFields", "$set") and not any("." in f for f in spec):
                 continue  # a top-level field is set on a copy; dotted ones write through
             if name not in _READ_ONLY_STAGES:

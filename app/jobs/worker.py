@@ -8,6 +8,7 @@ from arq.connections import RedisSettings
 from arq.worker import Worker, create_worker
 
 from app.jobs import FUNCTIONS
+from app.queue import queue_name
 from app.runtime import start_services
 from app.settings import ConfigError, Settings
 
@@ -28,6 +29,7 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
         "on_startup": startup,
         "on_shutdown": shutdown,
         "redis_settings": RedisSettings.from_dsn(settings.redis_url),
+        "queue_name": queue_name(settings.redis_prefix),
         "poll_delay": settings.job_poll_delay,
         "max_jobs": settings.worker_max_jobs,
     }

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 import re
 
 from app.errors import ValidationFailed
 from app.models import TenantScope
 from app.models.secret import TenantSecret
 from app.resolvers.ctx import ResolverCtx
-from app.security.crypto import Keyring, mask
+from app.security.crypto import DecryptionError, Keyring, mask
 
+log = logging.getLogger(__name__)
 NAME = re.compile(r"^[a-z][a-z0-9_.-]{0,62}$")
 MAX_VALUE = 8192
 
@@ -55,13 +57,28 @@ async def reveal(scope: TenantScope, keyring: Keyring, name: str) -> str | None:
     return keyring.decrypt(stored.sealed, aad(scope.tenant_id, name))
 
 
-async def rotate_all(keyring: Keyring) -> int:
-    """Re-encrypt every tenant's credentials under the current key; returns how many."""
-    rotated = 0
+async def rotate_all(keyring: Keyring) -> tuple[int, int]:
+    """Re-encrypt every tenant's credentials under the current key.
+
+    Returns (re-encrypted, unreadable): a credential sealed under a key the keyring no
+    longer holds is left as it is and counted, never half-rewritten.
+    """
+    rotated = unreadable = 0
     # Key rotation is an operator task across all tenants, hence the unscoped read.
     async for stored in TenantSecret.find({}):
-        if keyring.needs_rotation(stored.sealed):
+        if not keyring.needs_rotation(stored.sealed):
+            continue
+        try:
             sealed = keyring.rotate(stored.sealed, aad(stored.tenant_id, stored.name))
-            await TenantScope(stored.tenant_id).update(stored, {"sealed": sealed.model_dump()})
-            rotated += 1
-    return rotated
+        except DecryptionError:
+            log.error(
+                "credential %r of tenant %s: key %r unavailable",
+                stored.name,
+                stored.tenant_id,
+                stored.sealed.kid,
+            )
+            unreadable += 1
+            continue
+        await TenantScope(stored.tenant_id).update(stored, {"sealed": sealed.model_dump()})
+        rotated += 1
+    return rotated, unreadable
