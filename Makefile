@@ -43,7 +43,7 @@ worker: install ## Run a job worker (needs REDIS_URL)
 	$(BIN)/python -m app worker
 
 bench: install
-	$(BIN)/python bench/http.py
+	$(BIN)/python bench/api.py
 	$(BIN)/python bench/embedded.py
 
 clean:

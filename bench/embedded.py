@@ -12,8 +12,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-# Run as a script, this directory leads sys.path, where sibling benchmarks (http.py) would
-# shadow the standard library; the repository root is what we want instead.
+# Run as a script, this directory leads sys.path, where a sibling module could shadow the
+# standard library (one named http.py did); the repository root belongs there instead.
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:1] = [str(ROOT)]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import statistics
 import time
 from collections.abc import Iterator
@@ -30,11 +31,14 @@ class Result:
         return statistics.quantiles(self.latencies, n=100)[int(q) - 1] * 1000
 
 
-async def drive(url: str, name: str, body: dict[str, Any], clients: int, seconds: float) -> Result:
+async def drive(
+    url: str, key: str, name: str, body: dict[str, Any], clients: int, seconds: float
+) -> Result:
     latencies: list[float] = []
     deadline = time.perf_counter() + seconds
     limits = httpx.Limits(max_connections=clients)
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30) as http:
+    headers = {"authorization": f"Bearer {key}"} if key else {}
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30, headers=headers) as http:
 
         async def client() -> None:
             while time.perf_counter() < deadline:
@@ -66,8 +70,8 @@ def table(results: list[Result]) -> str:
 
 
 @contextlib.contextmanager
-def server(**env: str) -> Iterator[str]:
-    """`python -m app serve --seed` in its own process, on a free port, ready."""
+def server(**env: str) -> Iterator[tuple[str, str]]:
+    """`python -m app serve --seed` in its own process: its URL and the demo API key."""
     api = ApiProcess.start("--seed", **env)
     try:
         deadline = time.monotonic() + 120
@@ -75,6 +79,9 @@ def server(**env: str) -> Iterator[str]:
             if time.monotonic() > deadline:
                 raise RuntimeError("the API did not become ready")
             time.sleep(0.2)
-        yield api.url
+        key = re.search(r"Bearer (pk_\S+)", api.output())
+        if key is None:
+            raise RuntimeError("the demo API key was not printed")
+        yield api.url, key.group(1)
     finally:
         api.stop()

@@ -61,3 +61,12 @@ def test_bad_store_url_names_the_variable():
     result = run_cli("export-schema", MONGODB_URL="postgres://nope")
     assert result.returncode == 2
     assert result.stderr.startswith("configuration error: MONGODB_URL: ")
+
+
+async def test_introspection_can_be_turned_off_for_production():
+    from app.schema.schema import build_schema
+
+    schema = build_schema(Settings(introspection=False))
+    result = await schema.execute("{ __schema { queryType { name } } }")
+    assert result.errors and "introspection has been disabled" in result.errors[0].message
+    assert (await schema.execute("{ __typename }")).data == {"__typename": "Query"}

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from app.errors import ValidationFailed
 from app.models.base import utcnow
 from app.models.identity import ApiKey, Role
-from app.resolvers.auth import API_KEY_PREFIX
+from app.resolvers.auth import API_KEY_PREFIX, forget_api_key
 from app.resolvers.ctx import ResolverCtx
 from app.security import tokens
 
@@ -43,5 +43,6 @@ async def revoke_api_key(ctx: ResolverCtx, key_id: str) -> ApiKey:
     if api_key.revoked_at is not None:
         return api_key
     revoked = await ctx.scope.update(api_key, {"revoked_at": utcnow()})
+    forget_api_key(api_key.key_hash)
     ctx.audit.record("ApiKey", api_key.id, api_key, revoked)
     return revoked

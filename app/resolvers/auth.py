@@ -38,6 +38,8 @@ LOGIN_FAILED = "invalid e-mail or password"
 _DUMMY_HASH = passwords.hash_password(secrets.token_urlsafe(16))
 _TIER_CACHE_SECONDS = 30.0
 _tiers: dict[str, tuple[Tier, bool, float]] = {}
+_API_KEY_CACHE_SECONDS = 5.0  # how long another API process may still accept a revoked key
+_api_keys: dict[str, tuple[Principal, float]] = {}
 
 
 @dataclass(frozen=True)
@@ -236,8 +238,12 @@ async def _token_principal(services: Services, token: str) -> Principal:
 
 
 async def _api_key_principal(key: str) -> Principal:
+    key_hash = tokens.secret_hash(key)
+    cached = _api_keys.get(key_hash)
+    if cached and cached[1] > time.monotonic():
+        return cached[0]
     # The key names its tenant only through its stored hash, so this lookup is unscoped.
-    api_key = await ApiKey.find_one({"key_hash": tokens.secret_hash(key), "revoked_at": None})
+    api_key = await ApiKey.find_one({"key_hash": key_hash, "revoked_at": None})
     if api_key is None:
         raise Unauthenticated("API key rejected: unknown or revoked")
     tier, active = await tenant_tier(api_key.tenant_id)
@@ -249,7 +255,7 @@ async def _api_key_principal(key: str) -> Principal:
         await ApiKey.get_pymongo_collection().update_one(
             {"_id": api_key.id}, {"$set": {"last_used_at": now}}
         )
-    return Principal(
+    principal = Principal(
         tenant_id=api_key.tenant_id,
         tier=tier,
         role=api_key.role,
@@ -257,3 +263,10 @@ async def _api_key_principal(key: str) -> Principal:
         id=str(api_key.id),
         label=api_key.name,
     )
+    _api_keys[key_hash] = (principal, time.monotonic() + _API_KEY_CACHE_SECONDS)
+    return principal
+
+
+def forget_api_key(key_hash: str) -> None:
+    """Revocation takes effect at once in this process, within seconds in the others."""
+    _api_keys.pop(key_hash, None)

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from typing import Any
 
 import strawberry
 from graphql import GraphQLError
+from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions import (
+    AddValidationRules,
     MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
     QueryDepthLimiter,
     ValidationCache,
 )
-from strawberry.extensions.disable_introspection import DisableIntrospection
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
@@ -82,17 +84,27 @@ class Schema(strawberry.Schema):
         """Client mistakes are answered, not logged; ErrorPolicy logs unexpected failures."""
 
 
+def limit_rules(settings: Settings) -> tuple[Any, ...]:
+    """Depth and alias rules, built once: the validation cache is keyed by the rule classes,
+    and the stock extensions build new ones per request, which defeats the cache."""
+    rules = [
+        *QueryDepthLimiter(max_depth=settings.max_query_depth).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules,
+    ]
+    if not settings.introspection:
+        rules.append(NoSchemaIntrospectionCustomRule)
+    return tuple(rules)
+
+
 def build_schema(settings: Settings) -> strawberry.Schema:
-    extensions: list = [
-        lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
-        lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
+    rules = list(limit_rules(settings))
+    extensions: list[Any] = [
+        lambda: AddValidationRules(rules),
         lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
         SafeParserCache,
         ValidationCache,
         ErrorPolicy,
     ]
-    if not settings.introspection:
-        extensions.append(DisableIntrospection)
     return Schema(
         query=Query,
         mutation=Mutation,

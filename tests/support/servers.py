@@ -8,9 +8,11 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import pymongo
@@ -138,16 +140,18 @@ class ApiProcess:
 
     url: str
     process: subprocess.Popen[bytes]
+    stdout: Any  # a temporary file: what the process printed
 
     @classmethod
     def start(cls, *args: str, **env: str) -> ApiProcess:
         port = free_port()
+        stdout = tempfile.TemporaryFile()  # noqa: SIM115 - closed by stop()
         process = subprocess.Popen(
             [sys.executable, "-m", "app", "serve", *args],
             env={**os.environ, "PORT": str(port), "LOG_LEVEL": "warning", **env},
-            stdout=subprocess.DEVNULL,
+            stdout=stdout,
         )
-        server = cls(f"http://127.0.0.1:{port}", process)
+        server = cls(f"http://127.0.0.1:{port}", process, stdout)
 
         def ready() -> bool:
             if process.poll() is not None:
@@ -157,6 +161,11 @@ class ApiProcess:
         _wait_until(ready, timeout=120)
         return server
 
+    def output(self) -> str:
+        self.stdout.seek(0)
+        return str(self.stdout.read().decode())
+
     def stop(self) -> None:
         self.process.terminate()
         self.process.wait(timeout=30)
+        self.stdout.close()
