@@ -28,7 +28,13 @@ def queue_name(prefix: str) -> str:
 
 class Queue(abc.ABC):
     @abc.abstractmethod
-    async def enqueue(self, function: str, job_id: str | None = None, **kwargs: Any) -> str | None:
+    async def enqueue(
+        self,
+        function: str,
+        job_id: str | None = None,
+        defer_seconds: float = 0.0,
+        **kwargs: Any,
+    ) -> str | None:
         """Queue a job; returns its id, or None when a job with that id is already queued."""
 
     async def close(self) -> None:
@@ -45,9 +51,19 @@ class ArqQueue(Queue):
         pool = await create_pool(RedisSettings.from_dsn(redis_url))
         return cls(pool, queue_name(prefix))
 
-    async def enqueue(self, function: str, job_id: str | None = None, **kwargs: Any) -> str | None:
+    async def enqueue(
+        self,
+        function: str,
+        job_id: str | None = None,
+        defer_seconds: float = 0.0,
+        **kwargs: Any,
+    ) -> str | None:
         job = await self.pool.enqueue_job(
-            function, _job_id=job_id or uuid.uuid4().hex, _queue_name=self.queue_name, **kwargs
+            function,
+            _job_id=job_id or uuid.uuid4().hex,
+            _queue_name=self.queue_name,
+            _defer_by=defer_seconds or None,
+            **kwargs,
         )
         return job.job_id if job else None
 
@@ -63,15 +79,25 @@ class InProcessQueue(Queue):
         self.context = context
         self.tasks: dict[str, asyncio.Task[Any]] = {}
 
-    async def enqueue(self, function: str, job_id: str | None = None, **kwargs: Any) -> str | None:
+    async def enqueue(
+        self,
+        function: str,
+        job_id: str | None = None,
+        defer_seconds: float = 0.0,
+        **kwargs: Any,
+    ) -> str | None:
         job_id = job_id or uuid.uuid4().hex
         if job_id in self.tasks and not self.tasks[job_id].done():
             return None
         job = self.functions[function]
-        self.tasks[job_id] = asyncio.create_task(self._run(job_id, job, kwargs), name=job_id)
+        run = self._run(job_id, job, kwargs, defer_seconds)
+        self.tasks[job_id] = asyncio.create_task(run, name=job_id)
         return job_id
 
-    async def _run(self, job_id: str, job: JobFunction, kwargs: dict[str, Any]) -> Any:
+    async def _run(
+        self, job_id: str, job: JobFunction, kwargs: dict[str, Any], defer_seconds: float
+    ) -> Any:
+        await asyncio.sleep(defer_seconds)
         try:
             return await job({**self.context, "job_id": job_id, "job_try": 1}, **kwargs)
         except Exception:

@@ -17,6 +17,7 @@ from app.queue import ArqQueue, InProcessQueue, Queue
 from app.ratelimit import RateLimiter
 from app.security.crypto import Keyring
 from app.settings import Settings
+from app.slots import MemorySlots, RedisSlots, Slots
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,7 @@ class Services:
     queue: Queue
     kv: KeyValue
     keyring: Keyring
+    slots: Slots
     limiter: RateLimiter | None = None  # None without Redis: limits are not enforced
     redis: aioredis.Redis | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -60,8 +62,12 @@ async def start_services(settings: Settings) -> Services:
         )
         context: dict[str, Any] = {}
         queue = InProcessQueue({fn.__name__: fn for fn in FUNCTIONS}, context)
-        services = Services(settings, database, bus, queue, MemoryKeyValue(), keyring)
+        slots = MemorySlots(settings.max_runs_per_tenant, settings.run_lease_seconds)
+        services = Services(settings, database, bus, queue, MemoryKeyValue(), keyring, slots)
         context["services"] = services
+        from app.jobs.runs import reap_forever
+
+        services.tasks.append(asyncio.create_task(reap_forever(services), name="run-reaper"))
         return services
     redis = aioredis.Redis.from_url(settings.redis_url, decode_responses=True)
     prefix = settings.redis_prefix
@@ -72,6 +78,7 @@ async def start_services(settings: Settings) -> Services:
         await ArqQueue.connect(settings.redis_url, prefix),
         RedisKeyValue(redis, prefix),
         keyring,
+        RedisSlots(redis, prefix, settings.max_runs_per_tenant, settings.run_lease_seconds),
         RateLimiter(redis, prefix),
         redis,
     )

@@ -59,6 +59,10 @@ def make_settings(mongo_url: str, redis_url: str | None, **overrides: object) ->
         # Short quota windows, so that limits are seen to recover within a test.
         "request_window_seconds": 2.0,
         "expensive_window_seconds": 3.0,
+        # Quick failure detection and retries, so the run engine's tests stay short.
+        "run_lease_seconds": 2.0,
+        "run_reaper_seconds": 0.5,
+        "run_retry_backoff_seconds": 0.05,
         **overrides,
     }
     return Settings(**values)  # type: ignore[arg-type]

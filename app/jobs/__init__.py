@@ -1,7 +1,8 @@
 """Background jobs, run by arq workers (or in process when REDIS_URL is unset)."""
 
-from app.jobs.segment_metrics import recompute_segment_metrics
+import app.workflows  # noqa: F401 - registers the workflows
+from app.jobs.runs import execute_run
 
-FUNCTIONS = [recompute_segment_metrics]
+FUNCTIONS = [execute_run]
 
 __all__ = ["FUNCTIONS"]

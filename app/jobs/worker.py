@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from arq.connections import RedisSettings
 from arq.worker import Worker, create_worker
 
 from app.jobs import FUNCTIONS
+from app.jobs.runs import reap_forever
 from app.queue import queue_name
 from app.runtime import start_services
 from app.settings import ConfigError, Settings
@@ -19,7 +21,9 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
         raise ConfigError("configuration error: REDIS_URL: the worker needs Redis")
 
     async def startup(ctx: dict[str, Any]) -> None:
-        ctx["services"] = await start_services(settings)
+        services = await start_services(settings)
+        services.tasks.append(asyncio.create_task(reap_forever(services), name="run-reaper"))
+        ctx["services"] = services
 
     async def shutdown(ctx: dict[str, Any]) -> None:
         await ctx["services"].close()

@@ -11,6 +11,7 @@ from app.models.outbox import PendingEvent
 from app.models.plan import PricingPlan
 from app.models.product import Product
 from app.models.revenue import RevenuePoint, RevenueSeries
+from app.models.run import OrchestrationRun, RunLog
 from app.models.secret import TenantSecret
 from app.models.seed import SeedManifest
 from app.models.segment import CustomerSegment, SegmentMetrics
@@ -33,6 +34,8 @@ ALL_MODELS: list[type[Document]] = [
     ExperimentEvent,
     SeedManifest,
     PendingEvent,
+    OrchestrationRun,
+    RunLog,
 ]
 
 __all__ = [
@@ -42,11 +45,13 @@ __all__ = [
     "Experiment",
     "ExperimentArm",
     "ExperimentEvent",
+    "OrchestrationRun",
     "PendingEvent",
     "PricingPlan",
     "Product",
     "RevenuePoint",
     "RevenueSeries",
+    "RunLog",
     "SeedManifest",
     "SegmentMetrics",
     "TenantDocument",

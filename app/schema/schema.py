@@ -24,9 +24,9 @@ from app.schema.api_key import ApiKeyMutation, ApiKeyQuery
 from app.schema.audit import AuditQuery
 from app.schema.auth import AuthMutation, AuthQuery
 from app.schema.errors import EXCEPTION_HANDLERS, ErrorPolicy
-from app.schema.job import JobMutation, JobSubscription
 from app.schema.product import ProductMutation, ProductQuery, ProductSubscription
 from app.schema.project import ProjectMutation, ProjectQuery
+from app.schema.run import RunMutation, RunQuery, RunSubscription
 from app.schema.secret import SecretMutation, SecretQuery
 from app.schema.segment import SegmentQuery
 from app.schema.usage import UsageQuery, UsageSubscription
@@ -45,6 +45,7 @@ Query = merge_types(
         ProjectQuery,
         ProductQuery,
         SegmentQuery,
+        RunQuery,
     ),
 )
 Mutation = merge_types(
@@ -56,11 +57,11 @@ Mutation = merge_types(
         SecretMutation,
         ProjectMutation,
         ProductMutation,
-        JobMutation,
+        RunMutation,
     ),
 )
 Subscription = merge_types(
-    "Subscription", (UsageSubscription, ProductSubscription, JobSubscription)
+    "Subscription", (UsageSubscription, ProductSubscription, RunSubscription)
 )
 
 

@@ -1,0 +1,381 @@
+"""The run engine: a workflow is a list of named async steps, executed in order with a
+checkpoint after each, so a run resumes at its first unfinished step on any worker.
+
+A run is held by one worker at a time through a lease in its document, renewed by a
+heartbeat; a worker that dies stops renewing, and the reaper hands the run to another.
+Pause and stop are requests recorded on the run; the engine honours them between steps and
+wherever a step calls `checkpoint()`. Transient errors are retried with backoff; a run that
+exceeds its timeout fails with the reason in its log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from pymongo import ReturnDocument
+from pymongo.errors import AutoReconnect
+
+from app.models import TenantScope
+from app.models.base import utcnow
+from app.models.run import (
+    FINAL_STATUSES,
+    LogLevel,
+    OrchestrationRun,
+    RunLog,
+    RunStatus,
+    RunStep,
+    StepStatus,
+    WorkflowType,
+)
+from app.resolvers.ctx import ResolverCtx, system_ctx
+from app.runtime import Services
+
+log = logging.getLogger(__name__)
+WORKER_ID = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+EXECUTE = "execute_run"
+
+
+def run_topic(run_id: object) -> str:
+    return f"run:{run_id}"
+
+
+def log_topic(run_id: object) -> str:
+    return f"run:{run_id}:log"
+
+
+class TransientError(Exception):
+    """A failure worth retrying (a provider's 5xx, a lost connection)."""
+
+
+class Interrupted(Exception):
+    def __init__(self, requested: str) -> None:
+        super().__init__(requested)
+        self.requested = requested
+
+
+class RunTimedOut(Exception):
+    pass
+
+
+StepFunction = Callable[["StepContext"], Awaitable[dict[str, Any]]]
+Planner = Callable[[ResolverCtx, OrchestrationRun], Awaitable[list[RunStep]]]
+
+
+@dataclass(frozen=True)
+class Workflow:
+    name: str
+    type: WorkflowType
+    description: str
+    plan: Planner  # the steps of a new run, from its parameters and the data
+    steps: dict[str, StepFunction]  # by RunStep.kind
+    retries: int = 3
+
+
+WORKFLOWS: dict[str, Workflow] = {}
+
+
+def register(workflow: Workflow) -> Workflow:
+    WORKFLOWS[workflow.name] = workflow
+    return workflow
+
+
+@dataclass
+class StepContext:
+    """What a step function gets: the tenant context, its step, earlier outputs, logging."""
+
+    ctx: ResolverCtx
+    run: OrchestrationRun
+    step: RunStep
+    outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    engine: Engine | None = None
+
+    async def log(self, level: LogLevel, message: str) -> None:
+        assert self.engine is not None
+        await self.engine.log(self.run, level, message, self.step.name)
+
+    async def checkpoint(self) -> None:
+        """Cooperative check inside long steps: honours pause, stop and the timeout."""
+        assert self.engine is not None
+        await self.engine.check(self.run)
+
+
+class Engine:
+    def __init__(self, services: Services, tenant_id: str, owner: str = WORKER_ID) -> None:
+        self.services = services
+        self.scope = TenantScope(tenant_id)
+        self.ctx = system_ctx(services, tenant_id)
+        self.owner = owner
+        self.lease = timedelta(seconds=services.settings.run_lease_seconds)
+
+    # --- state changes, each one atomic on the run document ------------------------------
+
+    def _runs(self) -> Any:
+        return OrchestrationRun.get_pymongo_collection()
+
+    async def _update(
+        self, run: OrchestrationRun, changes: dict[str, Any], where: dict[str, Any] | None = None
+    ) -> OrchestrationRun | None:
+        stored = await self._runs().find_one_and_update(
+            self.scope.filter({"_id": run.id, **(where or {})}),
+            {"$set": {**changes, "updated_at": utcnow()}, "$inc": {"revision": 1}},
+            return_document=ReturnDocument.AFTER,
+        )
+        return OrchestrationRun.model_validate(stored) if stored else None
+
+    async def acquire(self, run_id: Any) -> OrchestrationRun | None:
+        """Take the run's lease unless a live worker holds it or the run is over."""
+        now = utcnow()
+        stored = await self._runs().find_one_and_update(
+            self.scope.filter(
+                {
+                    "_id": run_id,
+                    "status": {"$in": [RunStatus.QUEUED, RunStatus.RUNNING]},
+                    "$or": [
+                        {"lease_owner": None},
+                        {"lease_owner": self.owner},
+                        {"lease_until": {"$lt": now}},
+                    ],
+                }
+            ),
+            {"$set": {"lease_owner": self.owner, "lease_until": now + self.lease}},
+            return_document=ReturnDocument.AFTER,
+        )
+        return OrchestrationRun.model_validate(stored) if stored else None
+
+    async def renew(self, run: OrchestrationRun) -> bool:
+        renewed = await self._update(
+            run, {"lease_until": utcnow() + self.lease}, {"lease_owner": self.owner}
+        )
+        return renewed is not None
+
+    async def release(self, run: OrchestrationRun) -> None:
+        await self._update(
+            run, {"lease_owner": None, "lease_until": None}, {"lease_owner": self.owner}
+        )
+
+    async def publish(self, run: OrchestrationRun, type: str) -> None:
+        await self.ctx.publish(run_topic(run.id), type, run_summary(run))
+
+    async def log(
+        self, run: OrchestrationRun, level: LogLevel, message: str, step: str | None = None
+    ) -> None:
+        """A log line; the one that ends a run carries its final status."""
+        entry = await self.scope.insert(
+            RunLog(
+                tenant_id=self.scope.tenant_id,
+                run_id=run.id,
+                level=level,
+                message=message,
+                step=step,
+            )
+        )
+        data = {"level": level.value, "message": message, "step": step, "at": entry.at.isoformat()}
+        if run.status in FINAL_STATUSES:
+            data["status"] = run.status.value
+        await self.ctx.publish(log_topic(run.id), "log", data)
+
+    async def set_status(
+        self, run: OrchestrationRun, status: RunStatus, **changes: Any
+    ) -> OrchestrationRun:
+        if status in FINAL_STATUSES:
+            changes["finished_at"] = utcnow()
+        updated = await self._update(run, {"status": status, **changes})
+        if updated is None:
+            raise LookupError(f"run {run.id} vanished")
+        await self.publish(updated, "runUpdated")
+        return updated
+
+    # --- control ----------------------------------------------------------------------
+
+    async def check(self, run: OrchestrationRun) -> None:
+        current = await self.scope.get(OrchestrationRun, run.id or "")
+        if current is None:
+            raise Interrupted("stop")
+        if current.requested in ("pause", "stop"):
+            raise Interrupted(current.requested)
+        if current.lease_owner != self.owner:
+            raise Interrupted("lost")  # another worker took over: this one must stop
+        if deadline(current) < utcnow():
+            raise RunTimedOut(f"timed out after {current.timeout_seconds} s")
+
+    # --- execution --------------------------------------------------------------------
+
+    async def execute(self, run_id: Any) -> str:
+        run = await self.acquire(run_id)
+        if run is None:
+            return "not runnable here"
+        if not await self.services.slots.acquire(self.scope.tenant_id, str(run.id)):
+            await self.release(run)
+            await self.services.queue.enqueue(
+                EXECUTE,
+                job_id=f"{run.id}:{uuid.uuid4().hex}",
+                defer_seconds=2.0,
+                tenant_id=self.scope.tenant_id,
+                run_id=str(run.id),
+            )
+            return "deferred: tenant at its concurrent run limit"
+        heartbeat = asyncio.create_task(self._heartbeat(run))
+        try:
+            return await self._execute(run)
+        finally:
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
+            await self.services.slots.release(self.scope.tenant_id, str(run.id))
+            await self.release(run)
+
+    async def _heartbeat(self, run: OrchestrationRun) -> None:
+        while True:
+            await asyncio.sleep(self.lease.total_seconds() / 3)
+            with contextlib.suppress(Exception):
+                await self.renew(run)
+                await self.services.slots.renew(self.scope.tenant_id, str(run.id))
+
+    async def _execute(self, run: OrchestrationRun) -> str:
+        workflow = WORKFLOWS[run.workflow]
+        try:
+            run = await self._start(run, workflow)
+            for step in run.steps:
+                if step.status == StepStatus.COMPLETED:
+                    continue  # a checkpoint: resumed runs never repeat a finished step
+                await self.check(run)
+                run = await self._run_step(run, workflow, step)
+            run = await self.set_status(run, RunStatus.COMPLETED, requested=None)
+            await self.log(run, LogLevel.SUCCESS, f"{run.name} completed")
+            return "completed"
+        except Interrupted as interrupt:
+            return await self._interrupted(run, interrupt.requested)
+        except (RunTimedOut, StepFailed) as failure:
+            run = await self.set_status(run, RunStatus.FAILED, error=str(failure))
+            await self.log(run, LogLevel.ERROR, f"{run.name} failed: {failure}")
+            return "failed"
+
+    async def _start(self, run: OrchestrationRun, workflow: Workflow) -> OrchestrationRun:
+        if not run.steps:
+            steps = await workflow.plan(self.ctx, run)
+            planned = await self._update(
+                run, {"steps": [s.model_dump() for s in steps]}, {"steps": {"$size": 0}}
+            )
+            run = planned or run
+        if run.status != RunStatus.RUNNING:
+            run = await self.set_status(
+                run, RunStatus.RUNNING, started_at=run.started_at or utcnow()
+            )
+            await self.log(run, LogLevel.INFO, f"{run.name} started: {len(run.steps)} steps")
+        else:
+            done = sum(s.status == StepStatus.COMPLETED for s in run.steps)
+            await self.log(run, LogLevel.WARN, f"resumed after step {done} of {len(run.steps)}")
+        return run
+
+    async def _interrupted(self, run: OrchestrationRun, requested: str) -> str:
+        if requested == "lost":
+            return "handed over"
+        if requested == "pause":
+            await self.set_status(run, RunStatus.PAUSED, requested=None)
+            await self.log(run, LogLevel.WARN, "paused")
+            return "paused"
+        run = await self.set_status(run, RunStatus.CANCELLED, requested=None)
+        await self.log(run, LogLevel.WARN, "stopped")
+        return "cancelled"
+
+    async def _run_step(
+        self, run: OrchestrationRun, workflow: Workflow, step: RunStep
+    ) -> OrchestrationRun:
+        outputs = {s.name: s.output or {} for s in run.steps if s.status == StepStatus.COMPLETED}
+        context = StepContext(self.ctx, run, step, outputs, self)
+        function = workflow.steps[step.kind]
+        backoff = self.services.settings.run_retry_backoff_seconds
+        for attempt in range(1, workflow.retries + 2):
+            run = await self._mark_step(
+                run, step, StepStatus.RUNNING, attempts=step.attempts + attempt
+            )
+            try:
+                remaining = (deadline(run) - utcnow()).total_seconds()
+                output = await asyncio.wait_for(function(context), max(remaining, 0.001))
+            except TimeoutError:
+                raise RunTimedOut(
+                    f"timed out after {run.timeout_seconds} s in {step.name}"
+                ) from None
+            except (TransientError, AutoReconnect, ConnectionError) as error:
+                if attempt > workflow.retries:
+                    await self._fail_step(run, step, error)
+                await self.log(
+                    run,
+                    LogLevel.WARN,
+                    f"{step.name}: {error}; retry {attempt} in {backoff:.1f} s",
+                    step.name,
+                )
+                await asyncio.sleep(backoff)
+                backoff *= 2
+                continue
+            except (Interrupted, RunTimedOut):
+                await self._mark_step(run, step, StepStatus.PENDING)
+                raise
+            except Exception as error:
+                await self._fail_step(run, step, error)
+            return await self._complete_step(run, step, output)
+        raise AssertionError("unreachable")
+
+    async def _mark_step(
+        self, run: OrchestrationRun, step: RunStep, status: StepStatus, **changes: Any
+    ) -> OrchestrationRun:
+        prefix = f"steps.{step.order}"
+        values = {f"{prefix}.status": status, **{f"{prefix}.{k}": v for k, v in changes.items()}}
+        if status == StepStatus.RUNNING:
+            values[f"{prefix}.started_at"] = utcnow()
+        updated = await self._update(run, values, {"lease_owner": self.owner})
+        if updated is None:
+            raise Interrupted("lost")
+        return updated
+
+    async def _complete_step(
+        self, run: OrchestrationRun, step: RunStep, output: dict[str, Any]
+    ) -> OrchestrationRun:
+        run = await self._mark_step(
+            run, step, StepStatus.COMPLETED, output=output, completed_at=utcnow(), error=None
+        )
+        await self.ctx.publish(
+            run_topic(run.id),
+            "stepCompleted",
+            {**run_summary(run), "step": run.steps[step.order].model_dump(mode="json")},
+        )
+        await self.publish(run, "runUpdated")
+        return run
+
+    async def _fail_step(self, run: OrchestrationRun, step: RunStep, error: BaseException) -> None:
+        message = f"{step.name} failed: {type(error).__name__}: {error}"
+        await self._mark_step(run, step, StepStatus.FAILED, error=message)
+        await self.log(run, LogLevel.ERROR, message, step.name)
+        raise StepFailed(message) from error
+
+
+class StepFailed(Exception):
+    pass
+
+
+def deadline(run: OrchestrationRun) -> datetime:
+    started = run.started_at or utcnow()
+    return started + timedelta(seconds=run.timeout_seconds)
+
+
+def run_summary(run: OrchestrationRun) -> dict[str, Any]:
+    """The event payload: enough for a live view without reading the run again."""
+    done = sum(s.status == StepStatus.COMPLETED for s in run.steps)
+    current = next((s.name for s in run.steps if s.status == StepStatus.RUNNING), None)
+    return {
+        "runId": str(run.id),
+        "status": run.status.value,
+        "completedSteps": done,
+        "totalSteps": len(run.steps),
+        "currentStep": current,
+        "error": run.error,
+    }

@@ -1,0 +1,67 @@
+"""Recompute customer segments' metrics from the customer records, one step per segment."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from app.errors import ValidationFailed
+from app.jobs.engine import StepContext, Workflow, register
+from app.models import CustomerSegment, Product
+from app.models.run import LogLevel, OrchestrationRun, RunStep, WorkflowType
+from app.resolvers.ctx import ResolverCtx
+from app.resolvers.segment import refresh_metrics
+
+MAX_THROTTLE = 60.0
+
+
+def validate(parameters: dict[str, Any]) -> None:
+    throttle = parameters.get("throttleSeconds", 0)
+    if not isinstance(throttle, int | float) or not 0 <= throttle <= MAX_THROTTLE:
+        raise ValidationFailed.single(
+            "input.parameters.throttleSeconds", f"must be a number from 0 to {MAX_THROTTLE}"
+        )
+
+
+async def plan(ctx: ResolverCtx, run: OrchestrationRun) -> list[RunStep]:
+    query = {"product_id": run.product_id} if run.product_id else {}
+    segments = await ctx.scope.find(CustomerSegment, query).sort("name").to_list()
+    products = await ctx.scope.get_many(Product, list({s.product_id for s in segments}))
+    steps = [
+        RunStep(
+            name=f"metrics: {s.name} ({products[s.product_id].name})",
+            kind="segment",
+            order=i,
+            input={"segmentId": str(s.id)},
+        )
+        for i, s in enumerate(segments)
+    ]
+    return [*steps, RunStep(name="summary", kind="summary", order=len(steps))]
+
+
+async def segment_step(step: StepContext) -> dict[str, Any]:
+    """One segment; the throttle spreads the load of a large recomputation over time."""
+    segment = await step.ctx.scope.require(CustomerSegment, step.step.input["segmentId"])
+    updated = await refresh_metrics(step.ctx.scope, segment)
+    await step.ctx.publish("segments", "segmentMetricsUpdated", {"segmentId": str(updated.id)})
+    await step.log(LogLevel.INFO, f"{segment.name}: {updated.metrics.total_users} customers")
+    await asyncio.sleep(float(step.run.parameters.get("throttleSeconds", 0)))
+    return {"segmentId": str(updated.id), "totalUsers": updated.metrics.total_users}
+
+
+async def summary_step(step: StepContext) -> dict[str, Any]:
+    total = sum(output.get("totalUsers", 0) for output in step.outputs.values())
+    await step.log(LogLevel.INFO, f"{len(step.outputs)} segments, {total} customers")
+    return {"segments": len(step.outputs), "customers": total}
+
+
+WORKFLOW = register(
+    Workflow(
+        name="segment_metrics",
+        type=WorkflowType.CUSTOMER_SEGMENTATION,
+        description="Recompute every segment's metrics from the customer records",
+        plan=plan,
+        steps={"segment": segment_step, "summary": summary_step},
+    )
+)
+VALIDATORS = {WORKFLOW.name: validate}
