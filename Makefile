@@ -45,6 +45,7 @@ worker: install ## Run a job worker (needs REDIS_URL)
 bench: install
 	$(BIN)/python bench/api.py
 	$(BIN)/python bench/embedded.py
+	$(BIN)/python bench/events.py
 
 clean:
 	rm -rf $(VENV) .uv .pytest_cache .mypy_cache .ruff_cache
