@@ -13,12 +13,15 @@ from typing import Annotated, Any, TypeVar
 
 from beanie import Document, Indexed, PydanticObjectId
 from beanie.odm.queries.find import FindMany
+from beanie.odm.utils.encoder import Encoder
 from bson import ObjectId
 from bson.errors import InvalidId
 from pydantic import Field
 from pymongo import ReturnDocument
 
 from app.errors import Conflict, NotFound
+
+ENCODER = Encoder()  # Beanie's own: values stored the way Beanie stores documents
 
 
 def utcnow() -> datetime:
@@ -89,7 +92,10 @@ class TenantScope:
             .get_pymongo_collection()
             .find_one_and_update(
                 self.filter({"_id": doc.id, "revision": doc.revision}),
-                {"$set": {**changes, "updated_at": utcnow()}, "$inc": {"revision": 1}},
+                {
+                    "$set": {**ENCODER.encode(dict(changes)), "updated_at": utcnow()},
+                    "$inc": {"revision": 1},
+                },
                 return_document=ReturnDocument.AFTER,
             )
         )

@@ -27,6 +27,7 @@ from app.schema.errors import EXCEPTION_HANDLERS, ErrorPolicy
 from app.schema.product import ProductMutation, ProductQuery, ProductSubscription
 from app.schema.project import ProjectMutation, ProjectQuery
 from app.schema.run import RunMutation, RunQuery, RunSubscription
+from app.schema.revenue import RevenueMutation, RevenueQuery
 from app.schema.secret import SecretMutation, SecretQuery
 from app.schema.segment import SegmentQuery
 from app.schema.usage import UsageQuery, UsageSubscription
@@ -46,6 +47,7 @@ Query = merge_types(
         ProductQuery,
         SegmentQuery,
         RunQuery,
+        RevenueQuery,
     ),
 )
 Mutation = merge_types(
@@ -58,6 +60,7 @@ Mutation = merge_types(
         ProjectMutation,
         ProductMutation,
         RunMutation,
+        RevenueMutation,
     ),
 )
 Subscription = merge_types(

@@ -1,0 +1,183 @@
+"""Revenue by product x segment x plan: ingestion, and attribution by aggregation pipeline."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from app.errors import FieldIssue, ValidationFailed
+from app.models import CustomerSegment, PricingPlan, Product, RevenuePoint, RevenueSeries
+from app.models.base import TenantScope, parse_id
+from app.resolvers.ctx import ResolverCtx
+
+CURRENCY_CODES = {"USD", "EUR", "GBP", "JPY", "CHF", "CAD", "AUD", "SEK", "NOK", "DKK", "INR"}
+MAX_POINTS = 600
+TOPIC = "revenue"
+
+
+@dataclass(frozen=True)
+class PointInput:
+    period: date
+    revenue_cents: int
+    active_subscriptions: int
+
+
+def validate_points(points: list[PointInput], currency: str) -> list[RevenuePoint]:
+    """Checked and merged: rows of one month are summed (a billing export may split them)."""
+    issues = []
+    if currency not in CURRENCY_CODES:
+        issues.append(FieldIssue(("input", "currency"), f"use one of {sorted(CURRENCY_CODES)}"))
+    if not 1 <= len(points) <= MAX_POINTS:
+        issues.append(FieldIssue(("input", "points"), f"give 1 to {MAX_POINTS} points"))
+    merged: dict[date, list[int]] = defaultdict(lambda: [0, 0])
+    for i, point in enumerate(points):
+        path = ("input", "points", str(i))
+        if point.period.day != 1:
+            issues.append(FieldIssue((*path, "period"), "must be the first day of a month"))
+        if point.active_subscriptions < 0:
+            issues.append(FieldIssue((*path, "activeSubscriptions"), "must not be negative"))
+        merged[point.period][0] += point.revenue_cents
+        merged[point.period][1] += point.active_subscriptions
+    if issues:
+        raise ValidationFailed(issues)
+    return [
+        RevenuePoint(period=period, revenue_cents=revenue, active_subscriptions=subscriptions)
+        for period, (revenue, subscriptions) in sorted(merged.items())
+    ]
+
+
+async def upsert_series(
+    ctx: ResolverCtx,
+    product_id: str,
+    segment_id: str,
+    plan_id: str,
+    currency: str,
+    points: list[PointInput],
+) -> RevenueSeries:
+    """Store a contribution's months; months already stored are replaced, others added."""
+    incoming = validate_points(points, currency)
+    product = await ctx.scope.require(Product, product_id)
+    segment = await ctx.scope.require(CustomerSegment, segment_id)
+    plan = await ctx.scope.require(PricingPlan, plan_id)
+    if segment.product_id != product.id or plan.product_id != product.id:
+        raise ValidationFailed.single(
+            "input", "the segment and the plan must belong to the product"
+        )
+    key = {"product_id": product.id, "segment_id": segment.id, "plan_id": plan.id}
+    existing = await ctx.scope.find(RevenueSeries, key).first_or_none()
+    if existing is not None and existing.currency != currency:
+        raise ValidationFailed.single("input.currency", f"this series is in {existing.currency}")
+    months = {p.period: p for p in (existing.points if existing else [])}
+    months.update({p.period: p for p in incoming})
+    ordered = [months[period] for period in sorted(months)]
+    if existing is None:
+        series = RevenueSeries(tenant_id=ctx.tenant_id, currency=currency, points=ordered, **key)
+        stored = await ctx.scope.insert(series)
+    else:
+        stored = await ctx.scope.update(
+            existing, {"points": [p.model_dump() for p in ordered], "forecast": None}
+        )
+    ctx.audit.record("RevenueSeries", stored.id, existing, stored)
+    await ctx.publish(TOPIC, "revenueSeriesChanged", {"seriesId": str(stored.id)})
+    return stored
+
+
+def as_datetime(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+def attribution_pipeline(
+    scope: TenantScope, product_id: Any, start: date, end: date
+) -> list[dict[str, Any]]:
+    in_range = {"points.period": {"$gte": as_datetime(start), "$lt": as_datetime(end)}}
+    return [
+        {"$match": scope.filter({"product_id": product_id})},
+        {"$unwind": "$points"},
+        {"$match": in_range},
+        {"$sort": {"points.period": 1}},
+        {
+            "$facet": {
+                "items": [
+                    {
+                        "$group": {
+                            "_id": {"plan": "$plan_id", "segment": "$segment_id"},
+                            "revenue": {"$sum": "$points.revenue_cents"},
+                            "subscription_months": {"$sum": "$points.active_subscriptions"},
+                            "users": {"$last": "$points.active_subscriptions"},
+                        }
+                    }
+                ],
+                "monthly": [
+                    {
+                        "$group": {
+                            "_id": {"plan": "$plan_id", "period": "$points.period"},
+                            "revenue": {"$sum": "$points.revenue_cents"},
+                        }
+                    },
+                    {"$sort": {"_id.period": 1}},
+                ],
+            }
+        },
+    ]
+
+
+@dataclass(frozen=True)
+class AttributionItem:
+    plan: PricingPlan
+    segment: CustomerSegment
+    revenue_cents: int
+    share: float
+    users: int
+    avg_revenue_cents: int
+
+
+@dataclass(frozen=True)
+class Attribution:
+    items: list[AttributionItem]
+    total_revenue_cents: int
+    monthly_by_plan: dict[Any, list[tuple[date, int]]]
+    plans: dict[Any, PricingPlan]
+
+
+async def attribution(scope: TenantScope, product_id: str, start: date, end: date) -> Attribution:
+    """Revenue per plan and segment over [start, end), with monthly revenue per plan."""
+    if end <= start:
+        raise ValidationFailed.single("end", "must be after start")
+    product = await scope.require(Product, product_id)
+    cursor = await RevenueSeries.get_pymongo_collection().aggregate(
+        attribution_pipeline(scope, product.id, start, end)
+    )
+    [facets] = await cursor.to_list()
+    plans = await scope.get_many(PricingPlan, list({row["_id"]["plan"] for row in facets["items"]}))
+    segments = await scope.get_many(
+        CustomerSegment, list({row["_id"]["segment"] for row in facets["items"]})
+    )
+    total = sum(int(row["revenue"]) for row in facets["items"])
+    items = [
+        AttributionItem(
+            plan=plans[row["_id"]["plan"]],
+            segment=segments[row["_id"]["segment"]],
+            revenue_cents=int(row["revenue"]),
+            share=row["revenue"] / total if total else 0.0,
+            users=int(row["users"]),
+            avg_revenue_cents=round(row["revenue"] / row["subscription_months"])
+            if row["subscription_months"]
+            else 0,
+        )
+        for row in facets["items"]
+    ]
+    items.sort(key=lambda item: -item.revenue_cents)
+    monthly: dict[Any, list[tuple[date, int]]] = defaultdict(list)
+    for row in facets["monthly"]:
+        monthly[row["_id"]["plan"]].append((row["_id"]["period"].date(), int(row["revenue"])))
+    return Attribution(items, total, dict(monthly), plans)
+
+
+def series_filter(
+    product_id: str | None, segment_id: str | None, plan_id: str | None
+) -> dict[str, Any]:
+    """The filter of a contributions query."""
+    given = {"product_id": product_id, "segment_id": segment_id, "plan_id": plan_id}
+    return {field: parse_id(value) for field, value in given.items() if value is not None}

@@ -1,0 +1,189 @@
+"""Revenue contributions, attribution and forecasts in the API; every series is chart-ready."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+import strawberry
+
+from app import models
+from app.models.revenue import ForecastPoint
+from app.resolvers import revenue as use_case
+from app.schema.context import Info
+from app.schema.errors import NotFoundError, ValidationError
+from app.schema.fields import mutation, query
+from app.schema.pagination import Connection, paginate
+
+
+@strawberry.type(description="One point of a chart: an interval only where there is one.")
+class ChartPoint:
+    period: dt.date
+    value: float
+    lower: float | None = None
+    upper: float | None = None
+
+
+def actual(period: dt.date, value: float) -> ChartPoint:
+    return ChartPoint(period=period, value=value)
+
+
+def predicted(point: ForecastPoint) -> ChartPoint:
+    return ChartPoint(period=point.period, value=point.value, lower=point.lower, upper=point.upper)
+
+
+@strawberry.type(description="Revenue of a product's segment on a plan (the seed's contribution).")
+class RevenueContribution:
+    id: strawberry.ID
+    product_id: strawberry.ID
+    segment_id: strawberry.ID
+    plan_id: strawberry.ID
+    currency: str
+    revenue: list[ChartPoint] = strawberry.field(description="Monthly revenue in minor units.")
+    active_subscriptions: list[ChartPoint]
+    revenue_forecast: list[ChartPoint]
+    active_subscriptions_forecast: list[ChartPoint]
+    forecast_model: str | None
+
+    @classmethod
+    def from_model(cls, doc: models.RevenueSeries) -> RevenueContribution:
+        forecast = doc.forecast
+        return cls(
+            id=strawberry.ID(str(doc.id)),
+            product_id=strawberry.ID(str(doc.product_id)),
+            segment_id=strawberry.ID(str(doc.segment_id)),
+            plan_id=strawberry.ID(str(doc.plan_id)),
+            currency=doc.currency,
+            revenue=[actual(p.period, p.revenue_cents) for p in doc.points],
+            active_subscriptions=[actual(p.period, p.active_subscriptions) for p in doc.points],
+            revenue_forecast=[predicted(p) for p in forecast.revenue] if forecast else [],
+            active_subscriptions_forecast=[predicted(p) for p in forecast.active_subscriptions]
+            if forecast
+            else [],
+            forecast_model=forecast.model if forecast else None,
+        )
+
+
+@strawberry.type
+class AttributionItem:
+    plan_id: strawberry.ID
+    plan_name: str
+    segment_id: strawberry.ID
+    segment_name: str
+    revenue_cents: int
+    share: float
+    users: int = strawberry.field(description="Active subscriptions in the last month.")
+    avg_revenue_cents: int = strawberry.field(description="Per subscription and month.")
+
+
+@strawberry.type
+class PlanRevenueSeries:
+    plan_id: strawberry.ID
+    plan_name: str
+    points: list[ChartPoint]
+
+
+@strawberry.type
+class RevenueAttribution:
+    start: dt.date
+    end: dt.date
+    items: list[AttributionItem]
+    total_revenue_cents: int
+    time_series: list[PlanRevenueSeries]
+
+
+@strawberry.input
+class RevenuePointInput:
+    period: dt.date = strawberry.field(description="The first day of the month.")
+    revenue_cents: int
+    active_subscriptions: int
+
+
+@strawberry.input
+class RevenueContributionInput:
+    product_id: strawberry.ID
+    segment_id: strawberry.ID
+    plan_id: strawberry.ID
+    currency: str = "USD"
+    points: list[RevenuePointInput]
+
+
+ContributionResult = Annotated[
+    RevenueContribution | ValidationError | NotFoundError,
+    strawberry.union("RevenueContributionResult"),
+]
+
+
+@strawberry.type
+class RevenueQuery:
+    @query()
+    async def revenue_contributions(
+        self,
+        info: Info,
+        product_id: strawberry.ID | None = None,
+        segment_id: strawberry.ID | None = None,
+        plan_id: strawberry.ID | None = None,
+        first: int = 50,
+        after: str | None = None,
+    ) -> Connection[RevenueContribution]:
+        conditions = use_case.series_filter(product_id, segment_id, plan_id)
+        return await paginate(
+            info.context.scope,
+            models.RevenueSeries,
+            conditions,
+            (first, after),
+            RevenueContribution.from_model,
+        )
+
+    @query(description="Revenue per plan and segment over [start, end), with monthly series.")
+    async def revenue_attribution(
+        self, info: Info, product_id: strawberry.ID, start: dt.date, end: dt.date
+    ) -> RevenueAttribution:
+        result = await use_case.attribution(info.context.scope, product_id, start, end)
+        return RevenueAttribution(
+            start=start,
+            end=end,
+            items=[
+                AttributionItem(
+                    plan_id=strawberry.ID(str(item.plan.id)),
+                    plan_name=item.plan.name,
+                    segment_id=strawberry.ID(str(item.segment.id)),
+                    segment_name=item.segment.name,
+                    revenue_cents=item.revenue_cents,
+                    share=item.share,
+                    users=item.users,
+                    avg_revenue_cents=item.avg_revenue_cents,
+                )
+                for item in result.items
+            ],
+            total_revenue_cents=result.total_revenue_cents,
+            time_series=[
+                PlanRevenueSeries(
+                    plan_id=strawberry.ID(str(plan_id)),
+                    plan_name=result.plans[plan_id].name,
+                    points=[actual(period, value) for period, value in points],
+                )
+                for plan_id, points in result.monthly_by_plan.items()
+            ],
+        )
+
+
+@strawberry.type
+class RevenueMutation:
+    @mutation(description="Add or replace months of a contribution (duplicate months summed).")
+    async def upsert_revenue_contribution(
+        self, info: Info, input: RevenueContributionInput
+    ) -> ContributionResult:
+        points = [
+            use_case.PointInput(p.period, p.revenue_cents, p.active_subscriptions)
+            for p in input.points
+        ]
+        doc = await use_case.upsert_series(
+            info.context.ctx,
+            input.product_id,
+            input.segment_id,
+            input.plan_id,
+            input.currency,
+            points,
+        )
+        return RevenueContribution.from_model(doc)

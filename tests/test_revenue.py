@@ -1,0 +1,157 @@
+"""Revenue contributions and attribution, checked against a computation done here."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date
+
+import pytest_asyncio
+
+from app.models import PricingPlan, Product, RevenueSeries, SeedManifest, TenantScope
+from app.seed import seed
+from tests.support.graphql import GraphQLClient
+from tests.support.tenants import SignedUp, sign_up
+
+ATTRIBUTION = """
+query($p: ID!, $s: Date!, $e: Date!) { revenueAttribution(productId: $p, start: $s, end: $e) {
+  totalRevenueCents
+  items { planId planName segmentId segmentName revenueCents share users avgRevenueCents }
+  timeSeries { planId points { period value lower upper } } } }
+"""
+UPSERT = """
+mutation($input: RevenueContributionInput!) { upsertRevenueContribution(input: $input) {
+  __typename
+  ... on RevenueContribution { id revenue { period value } activeSubscriptions { value } }
+  ... on ValidationError { fields { path message } }
+  ... on NotFoundError { entity }
+} }
+"""
+
+
+@pytest_asyncio.fixture(scope="module")
+async def seeded(api: str, services) -> tuple[SignedUp, SeedManifest]:
+    signed_up = await sign_up(api, "Revenue")
+    manifest = await seed(TenantScope(signed_up.tenant_id), customers_per_product=50)
+    yield signed_up, manifest
+    await signed_up.client.close()
+
+
+async def test_attribution_equals_an_independent_sum_over_the_range(seeded):
+    signed_up, _ = seeded
+    scope = TenantScope(signed_up.tenant_id)
+    product = await scope.find(Product).sort("name").first_or_none()
+    start, end = date(2024, 1, 1), date(2025, 1, 1)
+    result = (
+        await signed_up.client.data(
+            ATTRIBUTION, {"p": str(product.id), "s": start.isoformat(), "e": end.isoformat()}
+        )
+    )["revenueAttribution"]
+
+    revenue: dict[tuple[str, str], int] = defaultdict(int)
+    months: dict[tuple[str, str], int] = defaultdict(int)
+    last: dict[tuple[str, str], int] = {}
+    by_plan_month: dict[tuple[str, str], int] = defaultdict(int)
+    for series in await scope.find(RevenueSeries, {"product_id": product.id}).to_list():
+        key = (str(series.plan_id), str(series.segment_id))
+        for point in sorted(series.points, key=lambda p: p.period):
+            if start <= point.period < end:
+                revenue[key] += point.revenue_cents
+                months[key] += point.active_subscriptions
+                last[key] = point.active_subscriptions
+                by_plan_month[(str(series.plan_id), point.period.isoformat())] += (
+                    point.revenue_cents
+                )
+    total = sum(revenue.values())
+    assert result["totalRevenueCents"] == total
+    got = {(i["planId"], i["segmentId"]): i for i in result["items"]}
+    assert set(got) == set(revenue)
+    for key, item in got.items():
+        assert item["revenueCents"] == revenue[key]
+        assert abs(item["share"] - revenue[key] / total) < 1e-12
+        assert item["users"] == last[key]
+        assert item["avgRevenueCents"] == round(revenue[key] / months[key])
+    assert [i["revenueCents"] for i in result["items"]] == sorted(revenue.values(), reverse=True)
+    charted = {
+        (series["planId"], point["period"]): point["value"]
+        for series in result["timeSeries"]
+        for point in series["points"]
+    }
+    assert charted == by_plan_month
+    assert all(point["lower"] is None for s in result["timeSeries"] for point in s["points"])
+
+
+async def test_upsert_merges_duplicate_months_and_replaces_stored_ones(seeded):
+    signed_up, _ = seeded
+    scope = TenantScope(signed_up.tenant_id)
+    series = await scope.find(RevenueSeries).first_or_none()
+    first_month = series.points[0].period.isoformat()
+    new_month = "2031-01-01"
+    variables = {
+        "input": {
+            "productId": str(series.product_id),
+            "segmentId": str(series.segment_id),
+            "planId": str(series.plan_id),
+            "points": [
+                {"period": first_month, "revenueCents": 100, "activeSubscriptions": 1},
+                {"period": new_month, "revenueCents": 250, "activeSubscriptions": 2},
+                {"period": new_month, "revenueCents": 50, "activeSubscriptions": 1},
+            ],
+        }
+    }
+    result = (await signed_up.client.data(UPSERT, variables))["upsertRevenueContribution"]
+    assert result["__typename"] == "RevenueContribution"
+    values = {p["period"]: p["value"] for p in result["revenue"]}
+    assert values[first_month] == 100 and values[new_month] == 300
+    assert len(result["revenue"]) == len(series.points) + 1
+
+
+async def test_misaligned_dates_and_negative_subscriptions_change_nothing(seeded):
+    signed_up, _ = seeded
+    scope = TenantScope(signed_up.tenant_id)
+    series = await scope.find(RevenueSeries).first_or_none()
+    variables = {
+        "input": {
+            "productId": str(series.product_id),
+            "segmentId": str(series.segment_id),
+            "planId": str(series.plan_id),
+            "currency": "XYZ",
+            "points": [{"period": "2030-01-15", "revenueCents": 1, "activeSubscriptions": -3}],
+        }
+    }
+    result = (await signed_up.client.data(UPSERT, variables))["upsertRevenueContribution"]
+    paths = {tuple(f["path"]) for f in result["fields"]}
+    assert paths == {
+        ("input", "currency"),
+        ("input", "points", "0", "period"),
+        ("input", "points", "0", "activeSubscriptions"),
+    }
+    stored = await scope.get(RevenueSeries, series.id)
+    assert stored.revision == series.revision and stored.points == series.points
+
+
+async def test_plan_of_another_product_is_refused(seeded):
+    signed_up, _ = seeded
+    scope = TenantScope(signed_up.tenant_id)
+    series = await scope.find(RevenueSeries).first_or_none()
+    foreign = await scope.find(
+        PricingPlan, {"product_id": {"$ne": series.product_id}}
+    ).first_or_none()
+    variables = {
+        "input": {
+            "productId": str(series.product_id),
+            "segmentId": str(series.segment_id),
+            "planId": str(foreign.id),
+            "points": [{"period": "2030-01-01", "revenueCents": 1, "activeSubscriptions": 1}],
+        }
+    }
+    result = (await signed_up.client.data(UPSERT, variables))["upsertRevenueContribution"]
+    assert result["__typename"] == "ValidationError"
+
+
+async def test_another_tenants_product_reads_as_not_found(seeded, client: GraphQLClient):
+    signed_up, _ = seeded
+    product = await TenantScope(signed_up.tenant_id).find(Product).first_or_none()
+    body = await client.execute(
+        ATTRIBUTION, {"p": str(product.id), "s": "2024-01-01", "e": "2025-01-01"}
+    )
+    assert body["errors"][0]["extensions"]["code"] == "NOT_FOUND"
