@@ -1,0 +1,119 @@
+"""Financial projections: scenarios from stated assumptions, and unit economics.
+
+Pure arithmetic on plain numbers; every assumption is an input and is echoed in the result,
+so a finance lead can see exactly what a projection rests on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Assumptions:
+    price_change: float  # relative, e.g. 0.10 for +10%
+    elasticity: float  # of subscriptions to price; -1.2 means -12% for +10%
+    monthly_growth: float  # new subscriptions per month, relative to the base
+    monthly_churn: float  # share of subscriptions lost per month
+
+
+@dataclass(frozen=True)
+class Projection:
+    name: str
+    assumptions: Assumptions
+    subscriptions: np.ndarray
+    revenue_cents: np.ndarray
+
+    @property
+    def total_revenue_cents(self) -> int:
+        return round(float(self.revenue_cents.sum()))
+
+
+def project(
+    name: str, base_subscriptions: float, arpu_cents: float, assumptions: Assumptions, months: int
+) -> Projection:
+    """Constant-elasticity response to the price change at t=0, then net growth each month.
+
+    subscriptions_t = S0 * (1 + p)^e * (1 + g - c)^t;  revenue_t = subscriptions_t * ARPU * (1 + p)
+    """
+    if months < 1:
+        raise ValueError("months must be at least 1")
+    if assumptions.price_change <= -1:
+        raise ValueError("a price change of -100% or less leaves no price")
+    t = np.arange(1, months + 1)
+    shock = (1 + assumptions.price_change) ** assumptions.elasticity
+    net = max(1 + assumptions.monthly_growth - assumptions.monthly_churn, 0.0)
+    subscriptions = base_subscriptions * shock * net**t
+    revenue = subscriptions * arpu_cents * (1 + assumptions.price_change)
+    return Projection(name, assumptions, subscriptions, revenue)
+
+
+def scenarios(
+    base_subscriptions: float,
+    arpu_cents: float,
+    realistic: Assumptions,
+    months: int,
+    spread: float = 0.25,
+) -> list[Projection]:
+    """Optimistic and pessimistic variants move growth, churn and elasticity by `spread`
+    (relative) in the favourable and unfavourable direction; the price change is the same."""
+    up, down = 1 + spread, 1 - spread
+    optimistic = Assumptions(
+        realistic.price_change,
+        realistic.elasticity * down,
+        realistic.monthly_growth * up,
+        realistic.monthly_churn * down,
+    )
+    pessimistic = Assumptions(
+        realistic.price_change,
+        realistic.elasticity * up,
+        realistic.monthly_growth * down,
+        realistic.monthly_churn * up,
+    )
+    return [
+        project(name, base_subscriptions, arpu_cents, assumptions, months)
+        for name, assumptions in (
+            ("optimistic", optimistic),
+            ("realistic", realistic),
+            ("pessimistic", pessimistic),
+        )
+    ]
+
+
+@dataclass(frozen=True)
+class UnitEconomics:
+    price_cents: int
+    unit_cost_cents: int
+    gross_margin: float  # share of the price
+    arpu_cents: float  # per active customer and month
+    monthly_churn: float
+    ltv_cents: float | None  # None when churn is zero: lifetime is not estimable
+    cac_payback_months: float | None  # None without a CAC
+
+
+def unit_economics(
+    price_cents: int,
+    unit_cost_cents: int,
+    arpu_cents: float,
+    monthly_churn: float,
+    cac_cents: float | None = None,
+) -> UnitEconomics:
+    """LTV = ARPU * margin / churn (geometric lifetime); payback = CAC / (ARPU * margin)."""
+    margin = (price_cents - unit_cost_cents) / price_cents if price_cents else 0.0
+    contribution = arpu_cents * margin
+    return UnitEconomics(
+        price_cents=price_cents,
+        unit_cost_cents=unit_cost_cents,
+        gross_margin=margin,
+        arpu_cents=arpu_cents,
+        monthly_churn=monthly_churn,
+        ltv_cents=contribution / monthly_churn if monthly_churn > 0 else None,
+        cac_payback_months=cac_cents / contribution if cac_cents and contribution > 0 else None,
+    )
+
+
+def monthly_churn_rate(churned: int, customer_months: float) -> float:
+    """Churn events per customer-month of exposure (a constant-hazard estimate)."""
+    return churned / customer_months if customer_months > 0 else 0.0
