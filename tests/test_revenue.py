@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import date
 
+import pytest
 import pytest_asyncio
 
 from app.models import PricingPlan, Product, RevenueSeries, SeedManifest, TenantScope
@@ -155,3 +156,77 @@ async def test_another_tenants_product_reads_as_not_found(seeded, client: GraphQ
         ATTRIBUTION, {"p": str(product.id), "s": "2024-01-01", "e": "2025-01-01"}
     )
     assert body["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+
+
+ECONOMICS = """query($id: ID!) { planEconomics(planId: $id, cacCents: 50000) {
+  customers priceCents unitCostCents grossMargin arpuCents monthlyChurn ltvCents
+  cacPaybackMonths } }"""
+SCENARIOS = """query($input: ScenarioInput!) { revenueScenarios(input: $input) {
+  baseSubscriptions baseArpuCents
+  scenarios { name totalRevenueCents assumptions { monthlyGrowth monthlyChurn }
+    points { month subscriptions revenueCents } } } }"""
+
+
+async def test_plan_economics_follow_from_the_plans_customers(seeded):
+    from datetime import UTC, datetime
+
+    from app.models import Customer
+
+    signed_up, _ = seeded
+    scope = TenantScope(signed_up.tenant_id)
+    plan = await scope.find(PricingPlan, {"name": "Pro"}).first_or_none()
+    result = (await signed_up.client.data(ECONOMICS, {"id": str(plan.id)}))["planEconomics"]
+    customers = await scope.find(Customer, {"plan_id": plan.id}).to_list()
+    active = [c for c in customers if c.churned_at is None]
+    now = datetime.now(UTC)
+    months = sum(((c.churned_at or now) - c.signup_at).days for c in customers) / 30.4375
+    churn = (len(customers) - len(active)) / months
+    arpu = sum(c.monthly_revenue_cents for c in active) / len(active)
+    margin = (plan.unit_price_cents - plan.unit_cost_cents) / plan.unit_price_cents
+    assert result["customers"] == len(customers)
+    assert result["grossMargin"] == pytest.approx(margin)
+    assert result["arpuCents"] == pytest.approx(arpu)
+    assert result["monthlyChurn"] == pytest.approx(churn, rel=0.01)
+    assert result["ltvCents"] == pytest.approx(arpu * margin / churn, rel=0.01)
+    assert result["cacPaybackMonths"] == pytest.approx(50000 / (arpu * margin))
+
+
+async def test_realistic_scenario_projects_the_last_month_with_stated_assumptions(seeded):
+    signed_up, _ = seeded
+    scope = TenantScope(signed_up.tenant_id)
+    product = await scope.find(Product).sort("name").first_or_none()
+    series = await scope.find(RevenueSeries, {"product_id": product.id}).to_list()
+    last = max(p.period for s in series for p in s.points)
+    subscriptions = sum(
+        p.active_subscriptions for s in series for p in s.points if p.period == last
+    )
+    revenue = sum(p.revenue_cents for s in series for p in s.points if p.period == last)
+    variables = {
+        "input": {
+            "productId": str(product.id),
+            "priceChange": 0.1,
+            "elasticity": -1.2,
+            "monthlyChurn": 0.02,
+            "monthlyGrowth": 0.03,
+            "months": 6,
+        }
+    }
+    result = (await signed_up.client.data(SCENARIOS, variables))["revenueScenarios"]
+    assert result["baseSubscriptions"] == subscriptions
+    realistic = next(s for s in result["scenarios"] if s["name"] == "realistic")
+    expected_subs = subscriptions * 1.1**-1.2 * 1.01**6
+    assert realistic["points"][5]["subscriptions"] == pytest.approx(expected_subs)
+    assert realistic["points"][5]["revenueCents"] == pytest.approx(
+        expected_subs * revenue / subscriptions * 1.1
+    )
+    totals = [s["totalRevenueCents"] for s in result["scenarios"]]
+    assert totals == sorted(totals, reverse=True)
+
+
+async def test_scenario_assumptions_out_of_range_are_refused(seeded):
+    signed_up, _ = seeded
+    product = await TenantScope(signed_up.tenant_id).find(Product).first_or_none()
+    variables = {"input": {"productId": str(product.id), "priceChange": -2, "months": 0}}
+    body = await signed_up.client.execute(SCENARIOS, variables)
+    fields = body["errors"][0]["extensions"]["fields"]
+    assert {tuple(f["path"]) for f in fields} == {("input", "priceChange"), ("input", "months")}

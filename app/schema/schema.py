@@ -26,8 +26,9 @@ from app.schema.auth import AuthMutation, AuthQuery
 from app.schema.errors import EXCEPTION_HANDLERS, ErrorPolicy
 from app.schema.product import ProductMutation, ProductQuery, ProductSubscription
 from app.schema.project import ProjectMutation, ProjectQuery
-from app.schema.run import RunMutation, RunQuery, RunSubscription
+from app.schema.projection import ProjectionQuery
 from app.schema.revenue import RevenueMutation, RevenueQuery
+from app.schema.run import RunMutation, RunQuery, RunSubscription
 from app.schema.secret import SecretMutation, SecretQuery
 from app.schema.segment import SegmentQuery
 from app.schema.usage import UsageQuery, UsageSubscription
@@ -48,6 +49,7 @@ Query = merge_types(
         SegmentQuery,
         RunQuery,
         RevenueQuery,
+        ProjectionQuery,
     ),
 )
 Mutation = merge_types(
