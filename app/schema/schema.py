@@ -24,6 +24,7 @@ from app.schema.api_key import ApiKeyMutation, ApiKeyQuery
 from app.schema.audit import AuditQuery
 from app.schema.auth import AuthMutation, AuthQuery
 from app.schema.errors import EXCEPTION_HANDLERS, ErrorPolicy
+from app.schema.insight import InsightQuery
 from app.schema.product import ProductMutation, ProductQuery, ProductSubscription
 from app.schema.project import ProjectMutation, ProjectQuery
 from app.schema.projection import ProjectionQuery
@@ -50,6 +51,7 @@ Query = merge_types(
         RunQuery,
         RevenueQuery,
         ProjectionQuery,
+        InsightQuery,
     ),
 )
 Mutation = merge_types(
