@@ -35,6 +35,7 @@ from strawberry.types import ExecutionResult as StrawberryResult
 
 from app.demo import banner, prepare_demo
 from app.errors import DomainError, RateLimited, Unauthenticated
+from app.ratelimit import TIER_LIMITS
 from app.resolvers.auth import authenticate
 from app.resolvers.usage import admit_request
 from app.runtime import Services, start_services
@@ -72,6 +73,7 @@ class GraphQLView(GraphQL[Context, None]):
             keep_alive=True,
             keep_alive_interval=15,
             allowed_origins=settings.cors_origins,
+            multipart_uploads_enabled=True,  # file uploads; the tier's limit is checked too
         )
         self.settings = settings
 
@@ -213,8 +215,16 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+        headers = dict(scope["headers"])
+        # Uploads (multipart) may be as large as the largest tier allows; the resolver then
+        # holds each tenant to its own tier's limit.
+        limit = (
+            UPLOAD_MAX
+            if headers.get(b"content-type", b"").startswith(b"multipart/")
+            else self.max_bytes
+        )
+        declared = headers.get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
             await self._refuse(scope, receive, send)
             return
         received = 0
@@ -223,7 +233,7 @@ class BodyLimit:
             nonlocal received
             message = await receive()
             received += len(message.get("body", b""))
-            if received > self.max_bytes:
+            if received > limit:
                 raise _TooLarge
             return message
 
@@ -236,6 +246,9 @@ class BodyLimit:
         message = f"request body larger than {self.max_bytes} bytes"
         body = {"errors": [{"message": message, "extensions": {"code": "PAYLOAD_TOO_LARGE"}}]}
         await JSONResponse(body, 413)(scope, receive, send)
+
+
+UPLOAD_MAX = max(t.max_upload_bytes for t in TIER_LIMITS.values()) + 64 * 1024  # + form parts
 
 
 class _TooLarge(Exception):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,7 +40,9 @@ class Database:
             self.embedded.stop()
 
 
-def client_for(url: str, settings: Settings) -> AsyncMongoClient[dict[str, Any]]:
+def client_for(
+    url: str, settings: Settings, event_listeners: Sequence[Any] = ()
+) -> AsyncMongoClient[dict[str, Any]]:
     # Short timeouts turn an unreachable server into a prompt, clean error; PyMongo
     # reconnects by itself when the server comes back.
     timeout = settings.mongodb_timeout_ms
@@ -50,6 +53,7 @@ def client_for(url: str, settings: Settings) -> AsyncMongoClient[dict[str, Any]]
         connectTimeoutMS=timeout,
         socketTimeoutMS=max(timeout * 10, 30_000),
         appname="pricing-platform",
+        event_listeners=list(event_listeners),  # e.g. a CommandListener counting round trips
     )
 
 

@@ -21,13 +21,16 @@ from app.models import (
     Experiment,
     ExperimentArm,
     ExperimentEvent,
+    ExperimentUnit,
     PricingPlan,
     Product,
     RevenuePoint,
     RevenueSeries,
     SeedManifest,
+    SegmentPlanLink,
     TenantScope,
 )
+from app.models.product import Competitor, CompetitorPlan, CostLine, CostPer
 
 MONTHS = 36
 START_MONTH = date(2023, 1, 1)
@@ -62,6 +65,8 @@ class Dataset:
     series: list[RevenueSeries] = field(default_factory=list)
     experiments: list[Experiment] = field(default_factory=list)
     events: list[ExperimentEvent] = field(default_factory=list)
+    units: list[ExperimentUnit] = field(default_factory=list)
+    links: list[SegmentPlanLink] = field(default_factory=list)
     planted: dict[str, Any] = field(default_factory=dict)
 
     def counts(self) -> dict[str, int]:
@@ -82,6 +87,7 @@ def generate(tenant_id: str, seed: int = 7, customers_per_product: int = 1000) -
             tenant_id=tenant_id,
             name=name,
             description=f"{name}: a synthetic product of the demo dataset",
+            **CATALOG,
         )
         data.products.append(product)
         plans = _plans(data, product)
@@ -90,12 +96,55 @@ def generate(tenant_id: str, seed: int = 7, customers_per_product: int = 1000) -
         for segment in segments:
             for plan in plans:
                 _series(data, rng, product, segment, plan)
+        _links(data, segments, plans)
         _experiment(data, rng, product, plans[1])
     return data
 
 
+# The catalog fields of the demo products: realistic, not planted (nothing is estimated).
+CATALOG: dict[str, Any] = {
+    "icp_description": "B2B software teams of 10 to 500 people paying by card or invoice",
+    "feature_summary": "Dashboards, alerts, SSO, audit log, API access",
+    "cost_lines": [
+        CostLine(name="compute", amount_cents=350, per=CostPer.UNIT),
+        CostLine(name="storage", amount_cents=120, per=CostPer.UNIT),
+        CostLine(name="support", amount_cents=900, per=CostPer.MONTH),
+    ],
+    "competitors": [
+        Competitor(
+            name="Metricly",
+            website="https://metricly.example.com",
+            description="Self-serve analytics for small teams",
+            plans=[CompetitorPlan(name="Team", price_cents=4_900)],
+        ),
+        Competitor(
+            name="DataForge",
+            website="https://dataforge.example.com",
+            description="Enterprise data platform",
+            plans=[CompetitorPlan(name="Enterprise", price_cents=49_900)],
+        ),
+    ],
+    "documentation_urls": ["https://docs.example.com/acme"],
+}
+FEATURES = ("Dashboards", "Alerts", "API access", "SSO", "Audit log", "Dedicated support")
+
+
+def _links(data: Dataset, segments: list[CustomerSegment], plans: list[PricingPlan]) -> None:
+    """Each segment's finalised plan is the one its customers are on (PLAN_BY_SIZE)."""
+    for segment in segments:
+        plan = plans[PLAN_BY_SIZE[segment.filter["company_size"]]]
+        data.links.append(
+            SegmentPlanLink(
+                tenant_id=segment.tenant_id,
+                product_id=segment.product_id,
+                segment_id=segment.id,
+                plan_id=plan.id,
+            )
+        )
+
+
 def _plans(data: Dataset, product: Product) -> list[PricingPlan]:
-    plans = []
+    plans: list[PricingPlan] = []
     for name, price, cost, elasticity in PLANS:
         plan = PricingPlan(
             id=PydanticObjectId(),
@@ -104,6 +153,9 @@ def _plans(data: Dataset, product: Product) -> list[PricingPlan]:
             name=name,
             unit_price_cents=price,
             unit_cost_cents=cost,
+            description=f"{name} plan, billed per seat and month",
+            features=list(FEATURES[: 2 + len(plans) * 2]),
+            unit_calculation_logic="active seats at the end of the billing month",
         )
         data.planted["plans"][str(plan.id)] = {"elasticity": elasticity}
         plans.append(plan)
@@ -210,7 +262,11 @@ def _experiment(
     variant_price = round(plan.unit_price_cents * price_ratio)
     arms = [
         ExperimentArm(
-            key="control", plan_id=plan.id, price_cents=plan.unit_price_cents, traffic_share=0.5
+            key="control",
+            plan_id=plan.id,
+            price_cents=plan.unit_price_cents,
+            traffic_share=0.5,
+            control=True,
         ),
         ExperimentArm(key="variant", plan_id=plan.id, price_cents=variant_price, traffic_share=0.5),
     ]
@@ -250,6 +306,32 @@ def _experiment(
         "elasticity": elasticity,
     }
     data.experiments.append(experiment)
+    data.units.extend(units_of(data.events, experiment))
+
+
+def units_of(events: list[ExperimentEvent], experiment: Experiment) -> list[ExperimentUnit]:
+    """The per-unit totals the API reads results from (what ingestion would have flushed)."""
+    units: dict[str, ExperimentUnit] = {}
+    flags = {"exposure": "exposed", "conversion": "converted", "refund": "refunded"}
+    for event in events:
+        if event.experiment_id != experiment.id:
+            continue
+        unit = units.setdefault(
+            event.unit_id,
+            ExperimentUnit(
+                tenant_id=experiment.tenant_id,
+                experiment_id=experiment.id,
+                unit_id=event.unit_id,
+                arm=event.arm,
+            ),
+        )
+        if event.kind in flags:
+            setattr(unit, flags[event.kind], 1)
+        unit.churned |= event.kind == "churn"
+        unit.revenue_cents += (
+            -event.revenue_cents if event.kind == "refund" else event.revenue_cents
+        )
+    return list(units.values())
 
 
 def _event(
@@ -283,6 +365,8 @@ async def seed(
         data.series,
         data.experiments,
         data.events,
+        data.units,
+        data.links,
     ):
         if docs:
             await type(docs[0]).insert_many(docs)

@@ -62,6 +62,7 @@ class Settings(BaseSettings):
     log_level: str = Field("info", pattern=r"^(debug|info|warning|error)$")
     run_lease_seconds: float = Field(15.0, gt=0)  # a worker silent this long is presumed dead
     run_reaper_seconds: float = Field(5.0, gt=0)  # how often orphaned runs are looked for
+    experiment_engine_seconds: float = Field(30.0, gt=0)  # flush, recompute, auto-stop
     run_retry_backoff_seconds: float = Field(0.5, ge=0)  # first retry delay; doubles
     max_runs_per_tenant: int = Field(3, ge=1)
     job_poll_delay: float = Field(0.1, gt=0, le=5)

@@ -7,7 +7,7 @@ import contextlib
 import re
 import statistics
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,7 +32,12 @@ class Result:
 
 
 async def drive(
-    url: str, key: str, name: str, body: dict[str, Any], clients: int, seconds: float
+    url: str,
+    key: str,
+    name: str,
+    body: dict[str, Any] | Callable[[], dict[str, Any]],
+    clients: int,
+    seconds: float,
 ) -> Result:
     latencies: list[float] = []
     deadline = time.perf_counter() + seconds
@@ -43,7 +48,9 @@ async def drive(
         async def client() -> None:
             while time.perf_counter() < deadline:
                 started = time.perf_counter()
-                response = await http.post("/graphql", json=body)
+                # A callable body gives every request its own payload (unique event ids).
+                request = body() if callable(body) else body
+                response = await http.post("/graphql", json=request)
                 latencies.append(time.perf_counter() - started)
                 payload = response.json()
                 if response.status_code != 200 or payload.get("errors"):

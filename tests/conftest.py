@@ -63,6 +63,7 @@ def make_settings(mongo_url: str, redis_url: str | None, **overrides: object) ->
         "run_lease_seconds": 2.0,
         "run_reaper_seconds": 0.5,
         "run_retry_backoff_seconds": 0.05,
+        "experiment_engine_seconds": 0.2,
         **overrides,
     }
     return Settings(**values)  # type: ignore[arg-type]

@@ -15,6 +15,7 @@ import pytest
 import pytest_asyncio
 
 from app.models import Customer, CustomerSegment, SeedManifest, TenantScope
+from app.seed import SEGMENTS as SEED_SEGMENTS
 from app.seed import seed
 from tests.support import workflows
 from tests.support.graphql import GraphQLClient
@@ -94,18 +95,22 @@ def expected_metrics(customers: list[Customer], segment: CustomerSegment) -> dic
 async def test_metrics_run_reports_in_order_and_stores_correct_metrics(
     client: GraphQLClient, worker, demo_data: SeedManifest, tenant: TenantScope
 ):
+    # Other tests may add segments to this tenant; the run covers all of them.
+    total = await tenant.find(CustomerSegment).count() + 1  # a step each, and a summary
     run_id = (await client.data(RECOMPUTE))["recomputeSegmentMetrics"]["id"]
     async with client.subscribe(UPDATES, {"id": run_id}) as subscription:
         updates = await asyncio.wait_for(subscription.until_complete(), 60)
     progress = [u["runUpdated"] for u in updates]
-    total = demo_data.counts["segments"] + 1  # one step per segment and a summary
     assert progress[-1]["status"] == "COMPLETED"
     done = [p["completedSteps"] for p in progress]
     assert done == sorted(done) and done[-1] == total
 
     customers = await tenant.find(Customer).to_list()
+    seeded = {name for name, _ in SEED_SEGMENTS}
     segments = {str(s.id): s for s in await tenant.find(CustomerSegment).to_list()}
     for node in (await client.data(SEGMENTS))["segments"]["nodes"]:
+        if segments[node["id"]].name not in seeded:
+            continue  # the seed's segments are plain equality filters, checked here by hand
         metrics = node["metrics"]
         assert metrics["computedAt"] is not None
         expected = expected_metrics(customers, segments[node["id"]])
@@ -240,6 +245,7 @@ async def test_killed_worker_loses_nothing_and_repeats_no_finished_step(
         "REDIS_PREFIX": f"kill-{run}",
         "RUN_LEASE_SECONDS": "1.5",
         "RUN_REAPER_SECONDS": "0.5",
+        "REQUEST_WINDOW_SECONDS": "1",  # the test polls faster than a free plan allows
     }
     api = ApiProcess.start(**env)
     signed_up: SignedUp = await sign_up(api.url, "Killed")

@@ -24,6 +24,7 @@ from typing import Any
 from pymongo import ReturnDocument
 from pymongo.errors import AutoReconnect
 
+from app.errors import Conflict
 from app.models import TenantScope
 from app.models.base import utcnow
 from app.models.run import (
@@ -305,7 +306,7 @@ class Engine:
                 raise RunTimedOut(
                     f"timed out after {run.timeout_seconds} s in {step.name}"
                 ) from None
-            except (TransientError, AutoReconnect, ConnectionError) as error:
+            except (TransientError, AutoReconnect, ConnectionError, Conflict) as error:
                 if attempt > workflow.retries:
                     await self._fail_step(run, step, error)
                 await self.log(

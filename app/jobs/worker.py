@@ -9,6 +9,7 @@ from arq.connections import RedisSettings
 from arq.worker import Worker, create_worker
 
 from app.jobs import FUNCTIONS
+from app.jobs.experiment_engine import engine_forever
 from app.jobs.runs import reap_forever
 from app.queue import queue_name
 from app.runtime import start_services
@@ -23,6 +24,7 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
     async def startup(ctx: dict[str, Any]) -> None:
         services = await start_services(settings)
         services.tasks.append(asyncio.create_task(reap_forever(services), name="run-reaper"))
+        services.tasks.append(asyncio.create_task(engine_forever(services), name="xp-engine"))
         ctx["services"] = services
 
     async def shutdown(ctx: dict[str, Any]) -> None:

@@ -2,11 +2,13 @@
 
 from beanie import Document
 
+from app.models.alert import Alert
 from app.models.audit import AuditEntry
 from app.models.base import TenantDocument, TenantScope
 from app.models.customer import Customer
-from app.models.experiment import Experiment, ExperimentArm, ExperimentEvent
+from app.models.experiment import Experiment, ExperimentArm, ExperimentEvent, ExperimentUnit
 from app.models.identity import ApiKey, Invite, Project, RefreshToken, Tenant, User
+from app.models.link import CanvasPosition, SegmentPlanLink
 from app.models.outbox import PendingEvent
 from app.models.plan import PricingPlan
 from app.models.product import Product
@@ -15,8 +17,11 @@ from app.models.run import OrchestrationRun, RunLog
 from app.models.secret import TenantSecret
 from app.models.seed import SeedManifest
 from app.models.segment import CustomerSegment, SegmentMetrics
+from app.models.upload import UploadChunk
+from app.models.version import DataVersion
 
 ALL_MODELS: list[type[Document]] = [
+    Alert,
     Tenant,
     User,
     RefreshToken,
@@ -32,19 +37,27 @@ ALL_MODELS: list[type[Document]] = [
     RevenueSeries,
     Experiment,
     ExperimentEvent,
+    ExperimentUnit,
     SeedManifest,
     PendingEvent,
     OrchestrationRun,
     RunLog,
+    SegmentPlanLink,
+    CanvasPosition,
+    DataVersion,
+    UploadChunk,
 ]
 
 __all__ = [
     "ALL_MODELS",
+    "CanvasPosition",
     "Customer",
     "CustomerSegment",
+    "DataVersion",
     "Experiment",
     "ExperimentArm",
     "ExperimentEvent",
+    "ExperimentUnit",
     "OrchestrationRun",
     "PendingEvent",
     "PricingPlan",
@@ -54,6 +67,8 @@ __all__ = [
     "RunLog",
     "SeedManifest",
     "SegmentMetrics",
+    "SegmentPlanLink",
     "TenantDocument",
     "TenantScope",
+    "UploadChunk",
 ]

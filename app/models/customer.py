@@ -22,6 +22,7 @@ class Customer(TenantDocument):
     signup_at: datetime
     churned_at: datetime | None = None
     attributes: dict[str, Any] = Field(default_factory=dict)
+    import_id: PydanticObjectId | None = None  # the bulk import (run) that wrote it
 
     class Settings:
         name = "customers"

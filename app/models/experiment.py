@@ -1,13 +1,47 @@
-"""Price experiments and the unit-level events they are analysed from."""
+"""Price experiments, the raw events of the demo seed, and per-unit counters.
+
+Ingestion keeps no raw event documents: events are counted in Redis and flushed into one
+`ExperimentUnit` per (experiment, unit) holding that unit's totals, so results need only a
+group-by over units (n, sums and sums of squares per arm). `ExperimentEvent` is the raw
+form the seed generates; the seed also writes the units its events add up to.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from beanie import PydanticObjectId
 from pydantic import BaseModel, Field
+from pymongo import ASCENDING, IndexModel
 
 from app.models.base import TenantDocument
+
+
+class ExperimentStatus(StrEnum):
+    DRAFT = "draft"
+    RUNNING = "running"
+    PAUSED = "paused"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+    RETIRED = "retired"
+
+
+class ExperimentGoal(StrEnum):
+    COMPETITIVENESS = "competitiveness"
+    ROI_EXTRACTION = "roi_extraction"
+    OPTIMIZATION = "optimization"
+
+
+class PrimaryMetric(StrEnum):
+    CONVERSION = "conversion"
+    REVENUE_PER_VISITOR = "revenue_per_visitor"
+    GROSS_MARGIN_PER_VISITOR = "gross_margin_per_visitor"
+
+
+class GuardrailMetric(StrEnum):
+    CHURN_RATE = "churn_rate"
+    REFUND_RATE = "refund_rate"
 
 
 class ExperimentArm(BaseModel):
@@ -15,6 +49,13 @@ class ExperimentArm(BaseModel):
     plan_id: PydanticObjectId
     price_cents: int
     traffic_share: float
+    control: bool = False
+
+
+class Guardrail(BaseModel):
+    metric: GuardrailMetric
+    # Largest tolerated absolute increase of the rate over control (0.02 = 2 points).
+    max_increase: float
 
 
 class Experiment(TenantDocument):
@@ -22,11 +63,31 @@ class Experiment(TenantDocument):
     key: str
     name: str
     hypothesis: str = ""
-    status: str = "draft"
+    status: str = ExperimentStatus.DRAFT
     arms: list[ExperimentArm] = Field(default_factory=list)
+    goal: ExperimentGoal = ExperimentGoal.OPTIMIZATION
+    target_segment_ids: list[PydanticObjectId] = Field(default_factory=list)
+    rollout: float = 1.0
+    primary_metric: PrimaryMetric = PrimaryMetric.CONVERSION
+    guardrails: list[Guardrail] = Field(default_factory=list)
+    minimum_detectable_effect: float = 0.1
+    alpha: float = 0.05
+    power: float = 0.8
+    baseline_conversion_rate: float = 0.05
+    planned_sample_size_per_arm: int = 0
+    started_at: datetime | None = None
+    stopped_at: datetime | None = None
+    stop_reason: str | None = None
+    last_computed_at: datetime | None = None
 
     class Settings:
         name = "experiments"
+
+    def control_arm(self) -> ExperimentArm:
+        """The flagged control arm; experiments written before the flag use `control`."""
+        flagged = [arm for arm in self.arms if arm.control]
+        named = [arm for arm in self.arms if arm.key == "control"]
+        return (flagged or named or self.arms)[0]
 
 
 class ExperimentEvent(TenantDocument):
@@ -34,10 +95,32 @@ class ExperimentEvent(TenantDocument):
     event_id: str
     unit_id: str
     arm: str
-    kind: str  # exposure | conversion
+    kind: str  # exposure | conversion | revenue | refund | churn
     revenue_cents: int = 0
     occurred_at: datetime
 
     class Settings:
         name = "experiment_events"
         indexes = [[("tenant_id", 1), ("event_id", 1)]]
+
+
+class ExperimentUnit(TenantDocument):
+    """One unit's totals in one experiment; flags are 0/1 so re-flushing them is harmless."""
+
+    experiment_id: PydanticObjectId
+    unit_id: str
+    arm: str
+    exposed: int = 0
+    converted: int = 0
+    refunded: int = 0
+    churned: int = 0
+    revenue_cents: int = 0
+
+    class Settings:
+        name = "experiment_units"
+        indexes = [
+            IndexModel(
+                [("tenant_id", ASCENDING), ("experiment_id", ASCENDING), ("unit_id", ASCENDING)],
+                unique=True,
+            )
+        ]

@@ -25,7 +25,10 @@ class CustomerSegment(TenantDocument):
     description: str = ""
     # A MongoDB filter over customer fields (validated by the segment filter language).
     filter: dict[str, Any] = Field(default_factory=dict)
+    sql_where: str = ""  # the SQL WHERE text the filter was written in, if it was
     metrics: SegmentMetrics = Field(default_factory=SegmentMetrics)
+    # Bumped by every link change of this segment: link invariants are checked against it.
+    link_version: int = 0
 
     class Settings:
         name = "customer_segments"

@@ -10,6 +10,7 @@ from typing import Any
 from app.errors import FieldIssue, ValidationFailed
 from app.models import CustomerSegment, PricingPlan, Product, RevenuePoint, RevenueSeries
 from app.models.base import TenantScope, parse_id
+from app.resolvers.alert import forecast_after_change
 from app.resolvers.ctx import ResolverCtx
 
 CURRENCY_CODES = {"USD", "EUR", "GBP", "JPY", "CHF", "CAD", "AUD", "SEK", "NOK", "DKK", "INR"}
@@ -81,6 +82,7 @@ async def upsert_series(
         )
     ctx.audit.record("RevenueSeries", stored.id, existing, stored)
     await ctx.publish(TOPIC, "revenueSeriesChanged", {"seriesId": str(stored.id)})
+    await forecast_after_change(ctx, str(product.id))
     return stored
 
 

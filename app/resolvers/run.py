@@ -38,7 +38,9 @@ async def start(
     parameters: dict[str, Any],
     workflow: str | None = None,
     timeout_seconds: int = DEFAULT_TIMEOUT,
+    charge: bool = True,
 ) -> OrchestrationRun:
+    """Queue a run; `charge=False` for runs the system starts itself (not the caller)."""
     name = workflow_for(workflow_type, workflow)
     if not 1 <= timeout_seconds <= MAX_TIMEOUT:
         raise ValidationFailed.single("input.timeoutSeconds", f"must be 1 to {MAX_TIMEOUT}")
@@ -47,7 +49,8 @@ async def start(
     if name in VALIDATORS:
         VALIDATORS[name](parameters)
     product = await ctx.scope.require(Product, product_id) if product_id else None
-    await charge_expensive(ctx.services, ctx.principal, WORKFLOWS[name].description, 1)
+    if charge:
+        await charge_expensive(ctx.services, ctx.principal, WORKFLOWS[name].description, 1)
     run = await ctx.scope.insert(
         OrchestrationRun(
             tenant_id=ctx.tenant_id,

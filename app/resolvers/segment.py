@@ -1,11 +1,30 @@
-"""Customer segments: listing and metrics computed from the customer records."""
+"""Customer segments: their filter, metrics computed from the customer records, changes,
+versions and restores."""
 
 from __future__ import annotations
 
+import logging
+from datetime import datetime
 from typing import Any
 
-from app.models import Customer, CustomerSegment, SegmentMetrics, TenantScope
+from bson import ObjectId
+
+from app.errors import FieldIssue, RateLimited, ValidationFailed
+from app.models import (
+    CanvasPosition,
+    Customer,
+    CustomerSegment,
+    Product,
+    SegmentMetrics,
+    SegmentPlanLink,
+    TenantScope,
+)
 from app.models.base import utcnow
+from app.models.run import WorkflowType
+from app.resolvers import version
+from app.resolvers.ctx import ResolverCtx
+from app.resolvers.product import DESCRIPTION_MAX, NAME_MAX
+from app.resolvers.segment_filter import parse_sql_where, validate_filter
 
 
 def metrics_pipeline(scope: TenantScope, segment: CustomerSegment) -> list[dict[str, Any]]:
@@ -43,3 +62,137 @@ async def compute_metrics(scope: TenantScope, segment: CustomerSegment) -> Segme
 async def refresh_metrics(scope: TenantScope, segment: CustomerSegment) -> CustomerSegment:
     metrics = await compute_metrics(scope, segment)
     return await scope.update(segment, {"metrics": metrics.model_dump()})
+
+
+# --- create, change, delete and restore ----------------------------------------------------
+
+TOPIC = "segments"
+ENTITY = "CustomerSegment"
+log = logging.getLogger(__name__)
+
+
+def to_json(value: Any) -> Any:
+    """A stored filter as JSON (ids and dates as strings); validate_filter reads it back."""
+    if isinstance(value, dict):
+        return {k: to_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [to_json(v) for v in value]
+    if isinstance(value, ObjectId):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
+def snapshot(segment: CustomerSegment) -> dict[str, Any]:
+    return {
+        "name": segment.name,
+        "description": segment.description,
+        "filter": to_json(segment.filter),
+        "sql_where": segment.sql_where,
+    }
+
+
+def segment_fields(fields: dict[str, Any]) -> dict[str, Any]:
+    """Validated fields; `sql_where` (when given) is translated into `filter`."""
+    issues = []
+    name = fields.get("name")
+    if name is not None and not 0 < len(name.strip()) <= NAME_MAX:
+        issues.append(FieldIssue(("input", "name"), f"1 to {NAME_MAX} characters"))
+    if len(fields.get("description") or "") > DESCRIPTION_MAX:
+        issues.append(FieldIssue(("input", "description"), "too long"))
+    if issues:
+        raise ValidationFailed(issues)
+    out = {k: v for k, v in fields.items() if v is not None}
+    if "name" in out:
+        out["name"] = out["name"].strip()
+    if out.get("sql_where"):
+        if fields.get("filter") is not None:
+            raise ValidationFailed.single("input.sqlWhere", "give either filter or sqlWhere")
+        out["filter"] = parse_sql_where(out["sql_where"])
+    elif "filter" in out:
+        out["filter"] = validate_filter(out["filter"])
+        out["sql_where"] = ""
+    return out
+
+
+async def _recompute(ctx: ResolverCtx, segment: CustomerSegment) -> None:
+    """Metrics follow the filter through the segment_metrics run; if the tenant's quota is
+    spent the segment stands and its metrics wait for the next recomputation."""
+    from app.resolvers.run import start  # run -> workflows -> this module
+
+    try:
+        await start(
+            ctx,
+            WorkflowType.CUSTOMER_SEGMENTATION,
+            str(segment.product_id),
+            {"segmentIds": [str(segment.id)]},
+            workflow="segment_metrics",
+        )
+    except RateLimited as error:
+        log.warning("metrics of segment %s not recomputed: %s", segment.id, error.message)
+
+
+async def _changed(
+    ctx: ResolverCtx, before: CustomerSegment | None, after: CustomerSegment, reason: str
+) -> None:
+    await version.record(ctx, ENTITY, after.id, snapshot(after), reason)
+    ctx.audit.record(ENTITY, after.id, before=before, after=after)
+    data = {"segmentId": str(after.id), "productId": str(after.product_id)}
+    await ctx.publish(TOPIC, "segmentChanged", data)
+    await ctx.publish("canvas", "segmentChanged", data)
+    if before is None or before.filter != after.filter:
+        await _recompute(ctx, after)
+
+
+async def create_segment(
+    ctx: ResolverCtx, product_id: str, fields: dict[str, Any], reason: str = ""
+) -> CustomerSegment:
+    if not fields.get("name"):
+        raise ValidationFailed.single("input.name", "must not be empty")
+    values = segment_fields(fields)
+    product = await ctx.scope.require(Product, product_id)
+    segment = await ctx.scope.insert(
+        CustomerSegment(tenant_id=ctx.tenant_id, product_id=product.id, **values)
+    )
+    await _changed(ctx, None, segment, reason or "created")
+    return segment
+
+
+async def _apply(
+    ctx: ResolverCtx, segment: CustomerSegment, fields: dict[str, Any], reason: str
+) -> CustomerSegment:
+    updated = await ctx.scope.update(segment, segment_fields(fields))
+    await _changed(ctx, segment, updated, reason)
+    return updated
+
+
+async def update_segment(
+    ctx: ResolverCtx, segment_id: str, revision: int, fields: dict[str, Any], reason: str = ""
+) -> CustomerSegment:
+    segment = await version.load_at(ctx.scope, CustomerSegment, segment_id, revision)
+    return await _apply(ctx, segment, fields, reason)
+
+
+async def restore_segment_version(
+    ctx: ResolverCtx, segment_id: str, revision: int, number: int, reason: str = ""
+) -> CustomerSegment:
+    segment = await version.load_at(ctx.scope, CustomerSegment, segment_id, revision)
+    old = await version.version_of(ctx.scope, ENTITY, segment_id, number)
+    fields = {**old.snapshot}
+    if fields.get("sql_where"):
+        fields.pop("filter", None)  # the SQL text is the source; it translates the same
+    return await _apply(ctx, segment, fields, reason or f"restored version {number}")
+
+
+async def delete_segment(ctx: ResolverCtx, segment_id: str, revision: int) -> CustomerSegment:
+    """The segment with its links and canvas position; its versions stay for the record."""
+    segment = await version.load_at(ctx.scope, CustomerSegment, segment_id, revision)
+    await version.delete_at(ctx.scope, segment)
+    for model, key in ((SegmentPlanLink, "segment_id"), (CanvasPosition, "node_id")):
+        await model.get_pymongo_collection().delete_many(ctx.scope.filter({key: segment.id}))
+    ctx.audit.record(ENTITY, segment.id, before=segment)
+    data = {"segmentId": str(segment.id), "productId": str(segment.product_id)}
+    await ctx.publish(TOPIC, "segmentDeleted", data)
+    await ctx.publish("canvas", "segmentDeleted", data)
+    return segment

@@ -16,6 +16,7 @@ from app.resolvers.audit import AuditTrail, RequestInfo
 from app.resolvers.ctx import ResolverCtx
 from app.resolvers.principal import Principal
 from app.runtime import Services
+from app.schema.loaders import Loaders
 
 
 @dataclass
@@ -27,6 +28,14 @@ class Context:
     connection_params: dict[str, Any] | None = None  # the WebSocket's connection_init payload
     audit: AuditTrail = field(default_factory=AuditTrail)  # replaced for each mutation
     request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    _loaders: Loaders | None = None
+
+    @property
+    def loaders(self) -> Loaders:
+        """This request's DataLoaders (app/schema/loaders.py), made on first use."""
+        if self._loaders is None:
+            self._loaders = Loaders(lambda: self.scope)
+        return self._loaders
 
     @property
     def ctx(self) -> ResolverCtx:

@@ -20,18 +20,24 @@ from strawberry.extensions import (
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
+from app.schema.alert import AlertMutation, AlertQuery, AlertSubscription
 from app.schema.api_key import ApiKeyMutation, ApiKeyQuery
 from app.schema.audit import AuditQuery
 from app.schema.auth import AuthMutation, AuthQuery
+from app.schema.customer import CustomerMutation
 from app.schema.errors import EXCEPTION_HANDLERS, ErrorPolicy
+from app.schema.experiment import ExperimentMutation, ExperimentQuery, ExperimentSubscription
 from app.schema.insight import InsightQuery
+from app.schema.link import LinkMutation, LinkQuery, LinkSubscription
+from app.schema.plan import PlanMutation, PlanQuery
 from app.schema.product import ProductMutation, ProductQuery, ProductSubscription
 from app.schema.project import ProjectMutation, ProjectQuery
 from app.schema.projection import ProjectionQuery
 from app.schema.revenue import RevenueMutation, RevenueQuery
 from app.schema.run import RunMutation, RunQuery, RunSubscription
+from app.schema.search import SearchQuery
 from app.schema.secret import SecretMutation, SecretQuery
-from app.schema.segment import SegmentQuery
+from app.schema.segment import SegmentMutation, SegmentQuery, SegmentSubscription
 from app.schema.usage import UsageQuery, UsageSubscription
 from app.schema.user import UserMutation, UserQuery
 from app.settings import Settings
@@ -48,10 +54,15 @@ Query = merge_types(
         ProjectQuery,
         ProductQuery,
         SegmentQuery,
+        PlanQuery,
+        LinkQuery,
+        SearchQuery,
         RunQuery,
         RevenueQuery,
         ProjectionQuery,
         InsightQuery,
+        AlertQuery,
+        ExperimentQuery,
     ),
 )
 Mutation = merge_types(
@@ -63,12 +74,27 @@ Mutation = merge_types(
         SecretMutation,
         ProjectMutation,
         ProductMutation,
+        PlanMutation,
+        SegmentMutation,
+        LinkMutation,
+        CustomerMutation,
         RunMutation,
         RevenueMutation,
+        AlertMutation,
+        ExperimentMutation,
     ),
 )
 Subscription = merge_types(
-    "Subscription", (UsageSubscription, ProductSubscription, RunSubscription)
+    "Subscription",
+    (
+        UsageSubscription,
+        ProductSubscription,
+        AlertSubscription,
+        RunSubscription,
+        ExperimentSubscription,
+        SegmentSubscription,
+        LinkSubscription,
+    ),
 )
 
 

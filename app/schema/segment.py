@@ -1,15 +1,30 @@
-"""Customer segments and their metrics in the API."""
+"""Customer segments, their filters and metrics in the API."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
 from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import strawberry
+from bson import ObjectId
+from strawberry.scalars import JSON
 
 from app import models
+from app.models.base import parse_id
+from app.resolvers import segment as use_case
+from app.resolvers import version
 from app.schema.context import Info
-from app.schema.fields import query
+from app.schema.errors import ConflictError, NotFoundError, ValidationError
+from app.schema.fields import mutation, query, subscription
 from app.schema.pagination import Connection, paginate
+from app.schema.version import DataVersion
+
+if TYPE_CHECKING:
+    from app.schema.link import SegmentPlanLink
+    from app.schema.plan import PricingPlan
+    from app.schema.product import Product
 
 
 @strawberry.type
@@ -27,7 +42,46 @@ class CustomerSegment:
     product_id: strawberry.ID
     name: str
     description: str
+    filter: JSON = strawberry.field(description="The filter, in the segment filter language.")
+    sql_where: str
     metrics: SegmentMetrics
+    created_at: datetime
+    updated_at: datetime
+    revision: int
+
+    @strawberry.field
+    async def product(
+        self, info: Info
+    ) -> Annotated[Product, strawberry.lazy("app.schema.product")] | None:
+        from app.schema.product import Product
+
+        doc = await info.context.loaders.product.load(ObjectId(self.product_id))
+        return Product.from_model(doc) if doc else None
+
+    @strawberry.field(description="Links to plans (the canvas edges out of this segment).")
+    async def links(
+        self, info: Info
+    ) -> list[Annotated[SegmentPlanLink, strawberry.lazy("app.schema.link")]]:
+        from app.schema.link import SegmentPlanLink
+
+        links = await info.context.loaders.links_of_segment.load(ObjectId(self.id))
+        return [SegmentPlanLink.from_model(link) for link in links]
+
+    @strawberry.field(description="The plans this segment's active links point at.")
+    async def plans(
+        self, info: Info
+    ) -> list[Annotated[PricingPlan, strawberry.lazy("app.schema.plan")]]:
+        from app.schema.plan import PricingPlan
+
+        loaders = info.context.loaders
+        links = await loaders.links_of_segment.load(ObjectId(self.id))
+        plans = await loaders.plan.load_many([link.plan_id for link in links if link.active])
+        return [PricingPlan.from_model(p) for p in plans if p is not None]
+
+    @strawberry.field(description="Earlier versions, newest first.")
+    async def versions(self, info: Info) -> list[DataVersion]:
+        found = await version.versions(info.context.scope, self.id)
+        return [DataVersion.from_model(v) for v in found]
 
     @classmethod
     def from_model(cls, doc: models.CustomerSegment) -> CustomerSegment:
@@ -36,8 +90,56 @@ class CustomerSegment:
             product_id=strawberry.ID(str(doc.product_id)),
             name=doc.name,
             description=doc.description,
+            filter=cast(JSON, use_case.to_json(doc.filter)),
+            sql_where=doc.sql_where,
             metrics=SegmentMetrics(**doc.metrics.model_dump()),
+            created_at=doc.created_at,
+            updated_at=doc.updated_at,
+            revision=doc.revision,
         )
+
+
+@strawberry.input(description="Give `filter` (JSON) or `sqlWhere`; neither means everyone.")
+class CreateSegmentInput:
+    product_id: strawberry.ID
+    name: str
+    description: str = ""
+    filter: JSON | None = None
+    sql_where: str | None = None
+    reason: str = ""
+
+
+@strawberry.input
+class UpdateSegmentInput:
+    id: strawberry.ID
+    revision: int
+    reason: str = ""
+    name: str | None = None
+    description: str | None = None
+    filter: JSON | None = None
+    sql_where: str | None = None
+
+
+def given(input: Any) -> dict[str, Any]:
+    keys = ("name", "description", "filter", "sql_where")
+    return {key: getattr(input, key) for key in keys if getattr(input, key) is not None}
+
+
+SegmentResult = Annotated[
+    CustomerSegment | ValidationError | NotFoundError | ConflictError,
+    strawberry.union("SegmentResult"),
+]
+
+
+@strawberry.type
+class SegmentMetricsUpdate:
+    segment_id: strawberry.ID
+    cursor: str
+
+    @strawberry.field
+    async def segment(self, info: Info) -> CustomerSegment | None:
+        doc = await info.context.loaders.segment.load(ObjectId(self.segment_id))
+        return CustomerSegment.from_model(doc) if doc else None
 
 
 @strawberry.type
@@ -52,7 +154,7 @@ class SegmentQuery:
     ) -> Connection[CustomerSegment]:
         query = {}
         if product_id is not None:
-            query["product_id"] = models.base.parse_id(product_id)
+            query["product_id"] = parse_id(product_id)
         return await paginate(
             info.context.scope,
             models.CustomerSegment,
@@ -60,3 +162,56 @@ class SegmentQuery:
             (first, after),
             CustomerSegment.from_model,
         )
+
+    @query()
+    async def segment(self, info: Info, id: strawberry.ID) -> CustomerSegment | None:
+        doc = await info.context.scope.get(models.CustomerSegment, id)
+        return CustomerSegment.from_model(doc) if doc else None
+
+
+@strawberry.type
+class SegmentMutation:
+    @mutation(description="Create a segment; its metrics are computed by a run.")
+    async def create_segment(self, info: Info, input: CreateSegmentInput) -> SegmentResult:
+        doc = await use_case.create_segment(
+            info.context.ctx, input.product_id, given(input), input.reason
+        )
+        return CustomerSegment.from_model(doc)
+
+    @mutation(description="Change a segment; a new filter recomputes its metrics (a run).")
+    async def update_segment(self, info: Info, input: UpdateSegmentInput) -> SegmentResult:
+        doc = await use_case.update_segment(
+            info.context.ctx, input.id, input.revision, given(input), input.reason
+        )
+        return CustomerSegment.from_model(doc)
+
+    @mutation(description="Delete a segment and its links.")
+    async def delete_segment(self, info: Info, id: strawberry.ID, revision: int) -> SegmentResult:
+        doc = await use_case.delete_segment(info.context.ctx, id, revision)
+        return CustomerSegment.from_model(doc)
+
+    @mutation(description="Put back an earlier version's name, description and filter.")
+    async def restore_segment_version(
+        self, info: Info, id: strawberry.ID, revision: int, number: int, reason: str = ""
+    ) -> SegmentResult:
+        doc = await use_case.restore_segment_version(info.context.ctx, id, revision, number, reason)
+        return CustomerSegment.from_model(doc)
+
+
+@strawberry.type
+class SegmentSubscription:
+    @subscription(description="A segment's metrics were recomputed.")
+    async def segment_metrics_updated(
+        self, info: Info, product_id: strawberry.ID | None = None, since: str | None = None
+    ) -> AsyncGenerator[SegmentMetricsUpdate, None]:
+        ctx = info.context.ctx
+        events = ctx.services.bus.subscribe(ctx.tenant_id, use_case.TOPIC, since)
+        async with aclosing(events):
+            async for event in events:
+                if event.type != "segmentMetricsUpdated":
+                    continue
+                update = SegmentMetricsUpdate(
+                    segment_id=strawberry.ID(event.data["segmentId"]), cursor=event.id
+                )
+                if product_id is None or event.data.get("productId") == str(product_id):
+                    yield update

@@ -8,6 +8,7 @@ from typing import Any
 from app.errors import ValidationFailed
 from app.jobs.engine import StepContext, Workflow, register
 from app.models import CustomerSegment, Product
+from app.models.base import parse_id
 from app.models.run import LogLevel, OrchestrationRun, RunStep, WorkflowType
 from app.resolvers.ctx import ResolverCtx
 from app.resolvers.segment import refresh_metrics
@@ -16,6 +17,9 @@ MAX_THROTTLE = 60.0
 
 
 def validate(parameters: dict[str, Any]) -> None:
+    ids = parameters.get("segmentIds", [])
+    if not isinstance(ids, list) or not all(isinstance(i, str) and parse_id(i) for i in ids):
+        raise ValidationFailed.single("input.parameters.segmentIds", "must be a list of ids")
     throttle = parameters.get("throttleSeconds", 0)
     if not isinstance(throttle, int | float) or not 0 <= throttle <= MAX_THROTTLE:
         raise ValidationFailed.single(
@@ -24,7 +28,9 @@ def validate(parameters: dict[str, Any]) -> None:
 
 
 async def plan(ctx: ResolverCtx, run: OrchestrationRun) -> list[RunStep]:
-    query = {"product_id": run.product_id} if run.product_id else {}
+    query: dict[str, Any] = {"product_id": run.product_id} if run.product_id else {}
+    if run.parameters.get("segmentIds"):  # only these (a segment whose filter changed)
+        query["_id"] = {"$in": [parse_id(i) for i in run.parameters["segmentIds"]]}
     segments = await ctx.scope.find(CustomerSegment, query).sort("name").to_list()
     products = await ctx.scope.get_many(Product, list({s.product_id for s in segments}))
     steps = [
@@ -43,7 +49,8 @@ async def segment_step(step: StepContext) -> dict[str, Any]:
     """One segment; the throttle spreads the load of a large recomputation over time."""
     segment = await step.ctx.scope.require(CustomerSegment, step.step.input["segmentId"])
     updated = await refresh_metrics(step.ctx.scope, segment)
-    await step.ctx.publish("segments", "segmentMetricsUpdated", {"segmentId": str(updated.id)})
+    data = {"segmentId": str(updated.id), "productId": str(updated.product_id)}
+    await step.ctx.publish("segments", "segmentMetricsUpdated", data)
     await step.log(LogLevel.INFO, f"{segment.name}: {updated.metrics.total_users} customers")
     await asyncio.sleep(float(step.run.parameters.get("throttleSeconds", 0)))
     return {"segmentId": str(updated.id), "totalUsers": updated.metrics.total_users}

@@ -1,0 +1,709 @@
+"""Automatic monthly forecasting with exponential smoothing and prediction intervals.
+
+Public entry points: :func:`forecast` for one series and :func:`forecast_many` for
+a batch (fitted together, vectorised; a series gets the same answer either way).
+
+Method (Hyndman & Athanasopoulos, "Forecasting: Principles and Practice", 3rd ed.
+(FPP3), ch. 8; Hyndman, Koehler, Ord & Snyder 2008 (HKOS)):
+
+* candidates: ETS(A,N,N), (A,A,N), (A,Ad,N); with at least two full seasons also
+  (A,N,A), (A,A,A), (A,Ad,A); for strictly positive series also (M,N,M), (M,A,M),
+  (M,Ad,M) -- the R ``forecast`` package's default restrictions (no additive
+  error with multiplicative season). A candidate needs n >= k + 2 so that AICc is
+  defined; the one with the lowest AICc wins (FPP3 8.6), fitted by maximum
+  likelihood in :mod:`app.analytics.ets`;
+* intervals: for the linear (additive-error, additive-season) models the exact
+  h-step variance sigma^2 [1 + sum c_j^2] (HKOS 6.3; FPP3 table 8.8); for the
+  multiplicative models quantiles of paths simulated from the fitted state space
+  model with Gaussian innovations (FPP3 8.7). sigma^2 = SSE / (n - k);
+* fallbacks: a constant series is forecast as that constant with zero-width
+  intervals; with fewer than 5 observations (or no valid candidate) a random walk
+  with Student-t intervals, df = n - 1, widening with sqrt(h) (FPP3 5.2, 5.5);
+* series with no negative value are treated as non-negative: forecasts and
+  bounds are clipped at 0 and the result says so.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+from scipy import stats
+
+from app.analytics import ets
+from app.analytics.ets import BatchFit, EtsSpec, FloatArray
+
+DEFAULT_LEVELS: tuple[float, ...] = (80.0, 95.0)
+DEFAULT_PERIOD = 12
+DEFAULT_PATHS = 2000
+MIN_ETS_OBS = 5
+SIM_BLOCK = 64
+FIT_CHUNK = 512
+
+
+@dataclass(frozen=True)
+class ForecastPoint:
+    """One forecast period: position after the history, value and bounds per level.
+
+    ``period`` is the 0-based index on the series' own time axis (the first
+    forecast of a 36-month history has period 36); ``step`` is h = 1, 2, ...
+    ``lower`` and ``upper`` map a coverage level in percent (e.g. 95.0) to a bound.
+    """
+
+    period: int
+    step: int
+    value: float
+    lower: dict[float, float]
+    upper: dict[float, float]
+
+
+@dataclass(frozen=True)
+class ForecastResult:
+    """A fitted model, its in-sample fit and its forecasts (data units throughout)."""
+
+    model: str  # "ETS(A,Ad,A)", "naive" or "constant"
+    trend: str  # "none" | "additive" | "damped"
+    seasonality: str  # "none" | "additive" | "multiplicative"
+    params: dict[str, float]  # alpha, beta, gamma, phi, level0, trend0 as present
+    initial_season: tuple[float, ...]
+    aicc: float | None
+    loglik: float | None
+    n_params: int
+    sigma: float  # innovation sd; relative (a fraction) for multiplicative errors
+    residual_sd: float  # sd of y - fitted, data units, df-adjusted
+    fitted: tuple[float, ...]
+    residuals: tuple[float, ...]
+    points: tuple[ForecastPoint, ...]
+    levels: tuple[float, ...]
+    interval_method: str
+    nonnegative: bool
+    clipped: bool
+    period: int
+    n_obs: int
+    candidates: dict[str, float] = field(default_factory=dict)  # AICc per model
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def values(self) -> FloatArray:
+        """Point forecasts as an array (horizon,)."""
+        return np.array([p.value for p in self.points])
+
+    def lower(self, level: float) -> FloatArray:
+        """Lower bounds of the ``level``% interval, (horizon,)."""
+        return np.array([p.lower[float(level)] for p in self.points])
+
+    def upper(self, level: float) -> FloatArray:
+        """Upper bounds of the ``level``% interval, (horizon,)."""
+        return np.array([p.upper[float(level)] for p in self.points])
+
+    def to_records(self) -> list[dict[str, float | int]]:
+        """Flat rows for charts: period, step, value, lower_80, upper_80, ..."""
+        rows: list[dict[str, float | int]] = []
+        for p in self.points:
+            row: dict[str, float | int] = {"period": p.period, "step": p.step, "value": p.value}
+            for level in self.levels:
+                tag = f"{level:g}".replace(".", "_")
+                row[f"lower_{tag}"] = p.lower[level]
+                row[f"upper_{tag}"] = p.upper[level]
+            rows.append(row)
+        return rows
+
+
+@dataclass(frozen=True)
+class _Options:
+    horizon: int
+    period: int
+    levels: tuple[float, ...]
+    model: str
+    nonnegative: bool | None
+    n_paths: int
+    seed: int
+
+
+def forecast(
+    y: npt.ArrayLike,
+    horizon: int = 12,
+    *,
+    period: int = DEFAULT_PERIOD,
+    levels: Sequence[float] = DEFAULT_LEVELS,
+    model: str = "auto",
+    nonnegative: bool | None = None,
+    n_paths: int = DEFAULT_PATHS,
+    seed: int = 0,
+) -> ForecastResult:
+    """Forecast one series ``horizon`` steps ahead with automatic ETS selection.
+
+    ``model`` is "auto" or an ETS code ("ANN", "AAN", "AAdN", "ANA", "AAA",
+    "AAdA", "MNM", "MAM", "MAdM"); a requested model that does not suit the
+    series raises ValueError (constant and very short series still take their
+    fallbacks). ``nonnegative`` defaults to "no observation is negative".
+    ``seed`` fixes the simulation draws (multiplicative models).
+    """
+    return forecast_many(
+        [y],
+        horizon,
+        period=period,
+        levels=levels,
+        model=model,
+        nonnegative=nonnegative,
+        n_paths=n_paths,
+        seed=seed,
+    )[0]
+
+
+def forecast_many(
+    series: Sequence[npt.ArrayLike],
+    horizon: int = 12,
+    *,
+    period: int = DEFAULT_PERIOD,
+    levels: Sequence[float] = DEFAULT_LEVELS,
+    model: str = "auto",
+    nonnegative: bool | None = None,
+    n_paths: int = DEFAULT_PATHS,
+    seed: int = 0,
+) -> list[ForecastResult]:
+    """Forecast many series; equally long ones are fitted together in one batch."""
+    opts = _options(horizon, period, levels, model, nonnegative, n_paths, seed)
+    arrays = [_as_series(y, i) for i, y in enumerate(series)]
+    fallback, by_length = _route(arrays)
+    _check_forced_model(arrays, by_length, opts)
+    results: list[ForecastResult | None] = [None] * len(arrays)
+    for i, kind in fallback.items():
+        if kind == "constant":
+            results[i] = _constant_result(arrays[i], opts)
+        else:
+            reason = f"fewer than {MIN_ETS_OBS} observations: random walk forecast"
+            results[i] = _naive_result(arrays[i], opts, reason)
+    for idx in _chunks(by_length):
+        for i, res in zip(idx, _forecast_group([arrays[i] for i in idx], opts), strict=True):
+            results[i] = res
+    return [r for r in results if r is not None]
+
+
+def _route(arrays: list[FloatArray]) -> tuple[dict[int, str], dict[int, list[int]]]:
+    """Fallback kind ("constant" or "naive") per index, and the rest by length."""
+    fallback: dict[int, str] = {}
+    by_length: dict[int, list[int]] = {}
+    for i, y in enumerate(arrays):
+        if y.size > 1 and _is_constant(y):
+            fallback[i] = "constant"
+        elif y.size < MIN_ETS_OBS:
+            fallback[i] = "naive"
+        else:
+            by_length.setdefault(y.size, []).append(i)
+    return fallback, by_length
+
+
+def _chunks(by_length: dict[int, list[int]]) -> list[list[int]]:
+    """Equal-length groups cut into batches of at most FIT_CHUNK series.
+
+    Results do not depend on the cut (every row is fitted independently); it
+    keeps the working arrays cache-sized.
+    """
+    return [
+        idx[i : i + FIT_CHUNK] for idx in by_length.values() for i in range(0, len(idx), FIT_CHUNK)
+    ]
+
+
+def point_forecast_many(
+    series: Sequence[npt.ArrayLike],
+    horizon: int = 12,
+    *,
+    period: int = DEFAULT_PERIOD,
+    model: str = "auto",
+    nonnegative: bool | None = None,
+) -> list[FloatArray]:
+    """Point forecasts only (no intervals, no result objects): for back-tests.
+
+    Same models, selection, fallbacks and clipping as :func:`forecast_many`.
+    """
+    opts = _options(horizon, period, DEFAULT_LEVELS, model, nonnegative, DEFAULT_PATHS, 0)
+    arrays = [_as_series(y, i) for i, y in enumerate(series)]
+    fallback, by_length = _route(arrays)
+    _check_forced_model(arrays, by_length, opts)
+    out: list[FloatArray] = [np.empty(0)] * len(arrays)
+    for i, kind in fallback.items():
+        out[i] = np.full(opts.horizon, float(arrays[i][0 if kind == "constant" else -1]))
+    for idx in _chunks(by_length):
+        means = _group_means(np.stack([arrays[i] for i in idx]), opts)
+        for i, mean in zip(idx, means, strict=True):
+            out[i] = mean
+    pairs = zip(arrays, out, strict=True)
+    return [np.maximum(f, 0.0) if _nonnegative(y, opts) else f for y, f in pairs]
+
+
+def _group_means(y: FloatArray, opts: _Options) -> FloatArray:
+    """Point forecasts (rows, H) of the AICc-best model of each equally long series."""
+    scale = np.mean(np.abs(y), axis=1)
+    fits = _fit_candidates(y / scale[:, None], np.all(y > 0, axis=1), opts)
+    best_code, _ = _select(fits, y.shape[0], scale, y.shape[1])
+    means = np.repeat(y[:, -1:], opts.horizon, axis=1)  # naive where nothing is valid
+    for code, rows in _group_rows(best_code).items():
+        if code:
+            fit, rows_in_fit = fits[code]
+            sub = _take_fit(fit, np.searchsorted(rows_in_fit, rows))
+            means[rows] = ets.point_forecasts(sub, y.shape[1], opts.horizon) * scale[rows, None]
+    return means
+
+
+# ---------------------------------------------------------------------------
+# Validation
+# ---------------------------------------------------------------------------
+
+
+def _options(
+    horizon: int,
+    period: int,
+    levels: Sequence[float],
+    model: str,
+    nonnegative: bool | None,
+    n_paths: int,
+    seed: int,
+) -> _Options:
+    if int(horizon) != horizon or horizon < 1:
+        raise ValueError("horizon must be a positive integer")
+    if int(period) != period or period < 1:
+        raise ValueError("period must be a positive integer (1 = no seasonality)")
+    lv = tuple(sorted({float(v) for v in levels}))
+    if not lv or any(not 0.0 < v < 100.0 for v in lv):
+        raise ValueError("levels must be percentages strictly between 0 and 100")
+    code = _model_code(model)
+    if n_paths < 100:
+        raise ValueError("n_paths must be at least 100")
+    return _Options(int(horizon), int(period), lv, code, nonnegative, int(n_paths), int(seed))
+
+
+def _model_code(model: str) -> str:
+    if model == "auto":
+        return model
+    code = model.removeprefix("ETS(").removesuffix(")").replace(",", "")
+    if code not in ets.SPECS:
+        raise ValueError(f"unknown model {model!r}; use 'auto' or one of {sorted(ets.SPECS)}")
+    return code
+
+
+def _as_series(y: npt.ArrayLike, i: int) -> FloatArray:
+    arr = np.asarray(y, dtype=float).ravel()
+    if arr.size == 0:
+        raise ValueError(f"series {i} is empty")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"series {i} has missing or non-finite values; fill them first")
+    return arr
+
+
+def _check_forced_model(
+    arrays: list[FloatArray], by_length: dict[int, list[int]], opts: _Options
+) -> None:
+    """A requested model must suit every series that is not a constant/short fallback."""
+    if opts.model == "auto":
+        return
+    for idx in by_length.values():
+        for i in idx:
+            y = arrays[i]
+            if not candidate_specs(y.size, opts.period, bool(np.all(y > 0)), opts.model):
+                raise ValueError(
+                    f"model {opts.model} is not valid for series {i} (length {y.size}; "
+                    "multiplicative models need positive data, seasonal ones two seasons)"
+                )
+
+
+def _is_constant(y: FloatArray) -> bool:
+    return bool(np.ptp(y) <= 1e-12 * max(1.0, float(np.max(np.abs(y)))))
+
+
+# ---------------------------------------------------------------------------
+# Model selection and forecasting for a group of equally long series
+# ---------------------------------------------------------------------------
+
+
+def candidate_specs(n: int, period: int, positive: bool, model: str = "auto") -> list[EtsSpec]:
+    """ETS models eligible for a series of length n (see module docstring)."""
+    specs = list(ets.SPECS.values()) if model == "auto" else [ets.SPECS[model]]
+    out = []
+    for spec in specs:
+        if spec.seasonal and (period < 2 or n < 2 * period):
+            continue
+        if spec.error == "M" and not positive:
+            continue
+        if n - spec.n_params(period) - 1 < 1:
+            continue
+        out.append(spec)
+    return out
+
+
+def _forecast_group(ys: list[FloatArray], opts: _Options) -> list[ForecastResult]:
+    y = np.stack(ys)
+    rows, n = y.shape
+    scale = np.mean(np.abs(y), axis=1)
+    yn = y / scale[:, None]
+    positive = np.all(y > 0, axis=1)
+    fits = _fit_candidates(yn, positive, opts)
+    best_code, crit = _select(fits, rows, scale, n)
+    results: list[ForecastResult | None] = [None] * rows
+    for code, fit_rows in _group_rows(best_code).items():
+        if code == "":
+            for r in fit_rows:
+                results[r] = _naive_result(ys[r], opts, "no exponential smoothing model valid")
+            continue
+        fit, rows_in_fit = fits[code]
+        pos = np.searchsorted(rows_in_fit, fit_rows)
+        sub = _take_fit(fit, pos)
+        for r, res in zip(
+            fit_rows, _results_for(sub, ys, fit_rows, scale, crit, opts), strict=True
+        ):
+            results[r] = res
+    return [r for r in results if r is not None]
+
+
+def _fit_candidates(
+    yn: FloatArray, positive: npt.NDArray[np.bool_], opts: _Options
+) -> dict[str, tuple[BatchFit, npt.NDArray[np.intp]]]:
+    n = yn.shape[1]
+    fits: dict[str, tuple[BatchFit, npt.NDArray[np.intp]]] = {}
+    for spec in candidate_specs(n, opts.period, True, opts.model):
+        rows = np.flatnonzero(positive) if spec.error == "M" else np.arange(yn.shape[0])
+        if rows.size:
+            fits[spec.code] = (ets.fit_batch(yn[rows], spec, opts.period), rows)
+    return fits
+
+
+def _select(
+    fits: dict[str, tuple[BatchFit, npt.NDArray[np.intp]]],
+    rows: int,
+    scale: FloatArray,
+    n: int,
+) -> tuple[list[str], list[dict[str, float]]]:
+    """Lowest AICc per row; AICc reported on the data scale (+ 2 n log scale)."""
+    best = [""] * rows
+    best_val = np.full(rows, np.inf)
+    crit: list[dict[str, float]] = [{} for _ in range(rows)]
+    shift = 2.0 * n * np.log(scale)
+    for code, (fit, idx) in fits.items():
+        for j, r in enumerate(idx):
+            value = float(fit.aicc[j])
+            if math.isfinite(value):
+                crit[r][code] = value + float(shift[r])
+                if value < best_val[r]:
+                    best_val[r] = value
+                    best[r] = code
+    return best, crit
+
+
+def _group_rows(codes: list[str]) -> dict[str, npt.NDArray[np.intp]]:
+    groups: dict[str, list[int]] = {}
+    for r, code in enumerate(codes):
+        groups.setdefault(code, []).append(r)
+    return {k: np.array(v, dtype=np.intp) for k, v in groups.items()}
+
+
+def _take_fit(fit: BatchFit, pos: npt.NDArray[np.intp]) -> BatchFit:
+    out = fit.filtered
+    fitted = out.fitted[pos] if out.fitted is not None else None
+    filtered = ets.FilterOutput(
+        out.sse[pos],
+        out.sum_log_mu[pos],
+        out.valid[pos],
+        out.level[pos],
+        out.trend[pos],
+        out.season[pos],
+        fitted,
+    )
+    return BatchFit(
+        fit.spec,
+        fit.period,
+        fit.smoothing.take(pos),
+        fit.seed.take(pos),
+        fit.neg2loglik[pos],
+        fit.aicc[pos],
+        fit.sse[pos],
+        filtered,
+    )
+
+
+def _results_for(
+    fit: BatchFit,
+    ys: list[FloatArray],
+    rows: npt.NDArray[np.intp],
+    scale: FloatArray,
+    crit: list[dict[str, float]],
+    opts: _Options,
+) -> list[ForecastResult]:
+    n = ys[rows[0]].size
+    sc = scale[rows].astype(float)
+    mean = ets.point_forecasts(fit, n, opts.horizon) * sc[:, None]
+    y = np.stack([ys[r] for r in rows]) / sc[:, None]
+    lower, upper, method = _intervals(fit, y, opts)
+    lower *= sc[:, None, None]
+    upper *= sc[:, None, None]
+    out = []
+    for j, r in enumerate(rows):
+        out.append(
+            _ets_result(fit, j, ys[r], sc[j], mean[j], lower[j], upper[j], method, crit[r], opts)
+        )
+    return out
+
+
+def _intervals(fit: BatchFit, y: FloatArray, opts: _Options) -> tuple[FloatArray, FloatArray, str]:
+    """Bounds (rows, levels, H) on the normalised scale, and how they were made.
+
+    Both methods add the seed-estimation variance (:func:`ets.seed_variance`)
+    to the innovation variance of the model.
+    """
+    n = y.shape[1]
+    sigma2 = ets.innovation_variance(fit, n)
+    extra = sigma2[:, None] * ets.seed_variance(y, fit, opts.horizon)
+    probs = np.array([(1.0 - lv / 100.0) / 2.0 for lv in opts.levels])
+    if fit.spec.error == "A" and fit.spec.season != "M":
+        var = ets.analytic_variance(fit.spec, fit.period, fit.smoothing, sigma2, opts.horizon)
+        mean = ets.point_forecasts(fit, n, opts.horizon)
+        z = stats.norm.ppf(1.0 - probs)[None, :, None]
+        sd = np.sqrt(var + extra)[:, None, :]
+        return mean[:, None, :] - z * sd, mean[:, None, :] + z * sd, "analytic"
+    return (*_simulated_bounds(fit, n, np.sqrt(sigma2), np.sqrt(extra), probs, opts), "simulation")
+
+
+def _simulated_bounds(
+    fit: BatchFit,
+    n: int,
+    sigma: FloatArray,
+    seed_sd: FloatArray,
+    probs: FloatArray,
+    opts: _Options,
+) -> tuple[FloatArray, FloatArray]:
+    """Quantiles of simulated paths; antithetic common random numbers, fixed seed.
+
+    Each path also gets a Gaussian shift with the seed-estimation sd per step.
+    """
+    rng = np.random.default_rng(opts.seed)
+    half = rng.standard_normal((opts.n_paths // 2, opts.horizon + 1))
+    normals = np.concatenate([half, -half])
+    rows = sigma.size
+    lower = np.empty((rows, probs.size, opts.horizon))
+    upper = np.empty_like(lower)
+    qs = np.concatenate([probs, 1.0 - probs])
+    for start in range(0, rows, SIM_BLOCK):
+        block = np.arange(start, min(rows, start + SIM_BLOCK))
+        sims = ets.simulate_paths(
+            _take_fit(fit, block), n, opts.horizon, sigma[block], normals[:, 1:]
+        )
+        sims += seed_sd[block][:, None, :] * normals[None, :, :1]
+        quant = np.quantile(sims, qs, axis=1)  # (2L, rows_b, H)
+        lower[block] = quant[: probs.size].transpose(1, 0, 2)
+        upper[block] = quant[probs.size :].transpose(1, 0, 2)
+    return lower, upper
+
+
+# ---------------------------------------------------------------------------
+# Result assembly
+# ---------------------------------------------------------------------------
+
+
+def _ets_result(
+    fit: BatchFit,
+    j: int,
+    y: FloatArray,
+    scale: float,
+    mean: FloatArray,
+    lower: FloatArray,
+    upper: FloatArray,
+    method: str,
+    crit: dict[str, float],
+    opts: _Options,
+) -> ForecastResult:
+    spec, n = fit.spec, y.size
+    k = spec.n_params(fit.period)
+    assert fit.filtered.fitted is not None
+    fitted = fit.filtered.fitted[j] * scale
+    resid = y - fitted
+    dof = max(n - k + 1, 1)
+    scale = float(scale)
+    sigma = math.sqrt(max(float(fit.sse[j]), n * ets.SSE_FLOOR) / dof)
+    nll = float(fit.neg2loglik[j]) + 2.0 * n * math.log(scale)
+    warnings = _ets_warnings(spec, n, opts)
+    if sigma < 1e-6:
+        warnings.append("the model reproduces the history exactly: intervals show no noise")
+    nonneg = _nonnegative(y, opts)
+    points, clipped = _points(n, mean, lower, upper, opts.levels, nonneg, _tol(y))
+    if clipped:
+        warnings.append("forecasts or bounds below 0 were clipped to 0 (non-negative series)")
+    if method == "simulation":
+        method = f"simulation ({opts.n_paths} Gaussian sample paths, seed {opts.seed})"
+    else:
+        method = "analytic (h-step variance of the linear model plus seed estimation)"
+    return ForecastResult(
+        model=spec.name,
+        trend={"N": "none", "A": "additive", "Ad": "damped"}[spec.trend],
+        seasonality={"N": "none", "A": "additive", "M": "multiplicative"}[spec.season],
+        params=_params(fit, j, scale),
+        initial_season=_initial_season(fit, j, scale),
+        aicc=crit.get(spec.code),
+        loglik=-0.5 * nll,
+        n_params=k,
+        sigma=sigma * (scale if spec.error == "A" else 1.0),
+        residual_sd=math.sqrt(float(np.sum(resid * resid)) / dof),
+        fitted=tuple(fitted.tolist()),
+        residuals=tuple(resid.tolist()),
+        points=points,
+        levels=opts.levels,
+        interval_method=method,
+        nonnegative=nonneg,
+        clipped=clipped,
+        period=opts.period,
+        n_obs=n,
+        candidates=dict(sorted(crit.items(), key=lambda kv: kv[1])),
+        warnings=tuple(warnings),
+    )
+
+
+def _ets_warnings(spec: EtsSpec, n: int, opts: _Options) -> list[str]:
+    out = []
+    if opts.model == "auto" and opts.period >= 2 and n < 2 * opts.period:
+        out.append(
+            f"fewer than 2 full seasons ({n} < {2 * opts.period} observations): "
+            "seasonal models were not considered"
+        )
+    return out
+
+
+def _params(fit: BatchFit, j: int, scale: float) -> dict[str, float]:
+    spec, sm, seed = fit.spec, fit.smoothing, fit.seed
+    out = {"alpha": float(sm.alpha[j])}
+    if spec.has_trend:
+        out["beta"] = float(sm.beta[j])
+    if spec.seasonal:
+        out["gamma"] = float(sm.gamma[j])
+    if spec.damped:
+        out["phi"] = float(sm.phi[j])
+    out["level0"] = float(seed.level[j]) * scale
+    if spec.has_trend:
+        out["trend0"] = float(seed.trend[j]) * scale
+    return out
+
+
+def _initial_season(fit: BatchFit, j: int, scale: float) -> tuple[float, ...]:
+    if not fit.spec.seasonal:
+        return ()
+    season = fit.seed.season[j] * (scale if fit.spec.season == "A" else 1.0)
+    return tuple(season.tolist())
+
+
+def _nonnegative(y: FloatArray, opts: _Options) -> bool:
+    if opts.nonnegative is None:
+        return bool(np.all(y >= 0))
+    return opts.nonnegative
+
+
+def _points(
+    n: int,
+    mean: FloatArray,
+    lower: FloatArray,
+    upper: FloatArray,
+    levels: tuple[float, ...],
+    nonneg: bool,
+    tol: float,
+) -> tuple[tuple[ForecastPoint, ...], bool]:
+    """Forecast points; with ``nonneg`` everything is clipped at 0.
+
+    Clipping is reported when a value was below ``-tol`` (rounding noise on an
+    exact zero is not worth a warning).
+    """
+    clipped = False
+    if nonneg:
+        clipped = bool(min(mean.min(), lower.min(), upper.min()) < -tol)
+        mean, lower, upper = (np.maximum(a, 0.0) for a in (mean, lower, upper))
+    mean_l, lower_l, upper_l = mean.tolist(), lower.tolist(), upper.tolist()
+    points = tuple(
+        ForecastPoint(
+            period=n + h,
+            step=h + 1,
+            value=mean_l[h],
+            lower={lv: lower_l[i][h] for i, lv in enumerate(levels)},
+            upper={lv: upper_l[i][h] for i, lv in enumerate(levels)},
+        )
+        for h in range(mean.size)
+    )
+    return points, clipped
+
+
+def _tol(y: FloatArray) -> float:
+    return 1e-9 * max(1.0, float(np.max(np.abs(y))))
+
+
+def _fallback_result(
+    y: FloatArray,
+    opts: _Options,
+    model: str,
+    mean: FloatArray,
+    lower: FloatArray,
+    upper: FloatArray,
+    sigma: float,
+    method: str,
+    warnings: list[str],
+) -> ForecastResult:
+    nonneg = _nonnegative(y, opts)
+    points, clipped = _points(y.size, mean, lower, upper, opts.levels, nonneg, _tol(y))
+    if clipped:
+        warnings.append("forecasts or bounds below 0 were clipped to 0 (non-negative series)")
+    fitted = np.concatenate([y[:1], y[:-1]]) if model == "naive" else np.full(y.size, y[0])
+    return ForecastResult(
+        model=model,
+        trend="none",
+        seasonality="none",
+        params={},
+        initial_season=(),
+        aicc=None,
+        loglik=None,
+        n_params=0,
+        sigma=sigma,
+        residual_sd=sigma,
+        fitted=tuple(fitted.tolist()),
+        residuals=tuple((y - fitted).tolist()),
+        points=points,
+        levels=opts.levels,
+        interval_method=method,
+        nonnegative=nonneg,
+        clipped=clipped,
+        period=opts.period,
+        n_obs=y.size,
+        warnings=tuple(warnings),
+    )
+
+
+def _constant_result(y: FloatArray, opts: _Options) -> ForecastResult:
+    """A constant series: the constant, with zero-width intervals (no variation seen)."""
+    h, nl = opts.horizon, len(opts.levels)
+    mean = np.full(h, float(y[0]))
+    bounds = np.full((nl, h), float(y[0]))
+    note = "series is constant: forecast equals the constant and intervals have zero width"
+    return _fallback_result(
+        y, opts, "constant", mean, bounds, bounds.copy(), 0.0, "none (no variation)", [note]
+    )
+
+
+def _naive_result(y: FloatArray, opts: _Options, reason: str) -> ForecastResult:
+    """Random walk forecast with Student-t intervals widening with sqrt(h) (FPP3 5.2, 5.5).
+
+    sigma^2 is the mean squared first difference (df = n - 1). With a single
+    observation nothing can be estimated; the interval then assumes a one-step
+    sd equal to the observed value's magnitude and the result says so.
+    """
+    h = np.arange(1, opts.horizon + 1)
+    warnings = [reason]
+    if y.size >= 2:
+        sigma = float(np.sqrt(np.mean(np.diff(y) ** 2)))
+        df = y.size - 1
+        q = stats.t.ppf(0.5 + np.array(opts.levels) / 200.0, df)
+        method = f"random walk, Student t with {df} df"
+    else:
+        sigma = abs(float(y[0]))
+        q = stats.norm.ppf(0.5 + np.array(opts.levels) / 200.0)
+        method = "random walk, assumed sd"
+        warnings.append("single observation: interval width assumes a one-step sd of |y|")
+    mean = np.full(opts.horizon, float(y[-1]))
+    half = q[:, None] * sigma * np.sqrt(h)[None, :]
+    return _fallback_result(
+        y, opts, "naive", mean, mean - half, mean + half, sigma, method, warnings
+    )

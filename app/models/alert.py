@@ -1,0 +1,45 @@
+"""Alerts raised by anomaly detection on revenue series; users acknowledge and resolve them."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+
+from beanie import PydanticObjectId
+
+from app.models.base import TenantDocument
+
+
+class AlertKind(StrEnum):
+    REVENUE_DROP = "revenue_drop"
+    CHURN_SPIKE = "churn_spike"
+    PRICE_ANOMALY = "price_anomaly"
+
+
+class AlertStatus(StrEnum):
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+
+
+class Alert(TenantDocument):
+    kind: AlertKind
+    severity: str  # low | medium | high, from the robust z-score
+    status: AlertStatus = AlertStatus.OPEN
+    product_id: PydanticObjectId
+    series_id: PydanticObjectId
+    plan_id: PydanticObjectId
+    segment_id: PydanticObjectId
+    period: date
+    actual: float
+    expected: float
+    deviation_percent: float | None
+    z_score: float
+    message: str
+    acknowledged_by: str | None = None
+    resolved_by: str | None = None
+    resolved_at: datetime | None = None
+
+    class Settings:
+        name = "alerts"
+        indexes = [[("tenant_id", 1), ("series_id", 1), ("kind", 1), ("period", 1)]]

@@ -1,0 +1,64 @@
+"""Alerts: list, acknowledge, resolve; and forecasting runs that raise them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.errors import Conflict
+from app.models.alert import Alert, AlertStatus
+from app.models.base import parse_id, utcnow
+from app.models.run import OrchestrationRun, RunStatus, WorkflowType
+from app.resolvers import run as runs
+from app.resolvers.ctx import ResolverCtx
+from app.workflows.revenue_forecast import ALERT_TOPIC, WORKFLOW
+
+NEXT = {"acknowledge": AlertStatus.ACKNOWLEDGED, "resolve": AlertStatus.RESOLVED}
+
+
+def alert_filter(
+    status: str | None, severity: str | None, product_id: str | None
+) -> dict[str, Any]:
+    query: dict[str, Any] = {}
+    if status is not None:
+        query["status"] = status
+    if severity is not None:
+        query["severity"] = severity
+    if product_id is not None:
+        query["product_id"] = parse_id(product_id)
+    return query
+
+
+async def act(ctx: ResolverCtx, alert_id: str, action: str) -> Alert:
+    alert = await ctx.scope.require(Alert, alert_id)
+    target = NEXT[action]
+    if alert.status == AlertStatus.RESOLVED or alert.status == target:
+        raise Conflict(f"the alert is already {alert.status.value}")
+    changes: dict[str, Any] = {"status": target}
+    who = ctx.principal.label
+    if action == "acknowledge":
+        changes["acknowledged_by"] = who
+    else:
+        changes |= {"resolved_by": who, "resolved_at": utcnow()}
+    updated = await ctx.scope.update(alert, changes)
+    ctx.audit.record("Alert", alert.id, alert, updated)
+    await ctx.publish(ALERT_TOPIC, "alertChanged", {"alertId": str(alert.id)})
+    return updated
+
+
+async def forecast(
+    ctx: ResolverCtx, product_id: str | None, horizon: int, charge: bool = True
+) -> OrchestrationRun:
+    parameters = {"horizon": horizon}
+    return await runs.start(
+        ctx, WorkflowType.REVENUE_FORECAST, product_id, parameters, WORKFLOW.name, charge=charge
+    )
+
+
+async def forecast_after_change(ctx: ResolverCtx, product_id: str) -> None:
+    """Data changed: forecast again, unless a forecast of the product is already waiting."""
+    waiting = await ctx.scope.find(
+        OrchestrationRun,
+        {"workflow": WORKFLOW.name, "product_id": parse_id(product_id), "status": RunStatus.QUEUED},
+    ).count()
+    if not waiting:
+        await forecast(ctx, product_id, 12, charge=False)

@@ -1,0 +1,380 @@
+"""Results of an experiment from its stored per-unit counters, through app.analytics.
+
+Population: exposed units (a conversion without an exposure waits for it). Per arm:
+n, conversions, revenue sum and sum of squares of per-unit revenue, refunds, churn.
+Margin per visitor = revenue - unit cost x converted, whose sums follow from the same
+group-by (sum of revenue over converted units gives the cross term).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from app.analytics import (
+    ComparisonResult,
+    MeanArm,
+    PriceArm,
+    ProportionArm,
+    SequentialResult,
+    SrmResult,
+    beta_binomial_comparison,
+    compare_arms,
+    fit_elasticity,
+    gaussian_comparison,
+    recommend_price,
+    sample_ratio_mismatch,
+    sequential_comparison,
+    should_stop,
+    two_proportion_z_test,
+    welch_t_test,
+)
+from app.analytics.elasticity import ElasticityFit
+from app.analytics.pricing import PriceRecommendation
+from app.analytics.sequential import DEFAULT_TUNING_N, StopDecision
+from app.models import PricingPlan, TenantScope
+from app.models.base import utcnow
+from app.models.experiment import (
+    Experiment,
+    ExperimentArm,
+    ExperimentStatus,
+    ExperimentUnit,
+    GuardrailMetric,
+    PrimaryMetric,
+)
+from app.resolvers import experiment as lifecycle
+from app.resolvers.ctx import system_ctx
+from app.resolvers.experiment_events import flush
+from app.runtime import Services
+
+MIN_UNITS_PER_ARM = 100  # below this the normal approximations are not trusted
+
+
+@dataclass(frozen=True)
+class ArmCounters:
+    arm: ExperimentArm
+    unit_cost_cents: int
+    n: int = 0
+    conversions: int = 0
+    refunds: int = 0
+    churns: int = 0
+    revenue: float = 0.0
+    revenue_squares: float = 0.0
+    revenue_converted: float = 0.0
+
+    def metric(self, metric: PrimaryMetric) -> ProportionArm | MeanArm:
+        if metric == PrimaryMetric.CONVERSION:
+            return ProportionArm(self.n, self.conversions)
+        if metric == PrimaryMetric.REVENUE_PER_VISITOR:
+            return MeanArm(self.n, self.revenue, self.revenue_squares)
+        c = self.unit_cost_cents  # sum (r - c x)^2 = S_rr - 2c S_r[x=1] + c^2 S_x  (x is 0/1)
+        squares = self.revenue_squares - 2 * c * self.revenue_converted + c * c * self.conversions
+        return MeanArm(self.n, self.revenue - c * self.conversions, max(0.0, squares))
+
+    def rate(self, count: int) -> float | None:
+        return count / self.n if self.n else None
+
+
+@dataclass(frozen=True)
+class VariantComparison:
+    arm: str
+    frequentist: ComparisonResult | None
+    adjusted_p_value: float | None
+    significant: bool
+    chance_to_beat_control: float | None
+    expected_loss: float | None
+    sequential_p_value: float | None
+    sequential_decision: StopDecision | None
+
+
+@dataclass(frozen=True)
+class GuardrailCheck:
+    metric: GuardrailMetric
+    arm: str
+    max_increase: float
+    observed_increase: float | None
+    lower_bound: float | None
+    breached: bool
+
+
+@dataclass(frozen=True)
+class Results:
+    metric: PrimaryMetric
+    arms: list[ArmCounters]
+    comparisons: list[VariantComparison]
+    correction: str | None
+    srm: SrmResult | None
+    guardrails: list[GuardrailCheck]
+    stop: StopDecision
+    elasticity: ElasticityFit | None
+    recommendation: PriceRecommendation | None
+    notes: list[str]
+
+
+async def load_counters(scope: TenantScope, experiment: Experiment) -> list[ArmCounters]:
+    pipeline: list[dict[str, Any]] = [
+        {"$match": scope.filter({"experiment_id": experiment.id, "exposed": 1})},
+        {
+            "$group": {
+                "_id": "$arm",
+                "n": {"$sum": 1},
+                "conversions": {"$sum": "$converted"},
+                "refunds": {"$sum": "$refunded"},
+                "churns": {"$sum": "$churned"},
+                "revenue": {"$sum": "$revenue_cents"},
+                "revenue_squares": {"$sum": {"$multiply": ["$revenue_cents", "$revenue_cents"]}},
+                "revenue_converted": {"$sum": {"$multiply": ["$revenue_cents", "$converted"]}},
+            }
+        },
+    ]
+    cursor = await ExperimentUnit.get_pymongo_collection().aggregate(pipeline)
+    rows = {row.pop("_id"): row async for row in cursor}
+    plans = await scope.get_many(PricingPlan, list({arm.plan_id for arm in experiment.arms}))
+    return [
+        ArmCounters(
+            arm,
+            plans[arm.plan_id].unit_cost_cents if arm.plan_id in plans else 0,
+            **rows.get(arm.key, {}),
+        )
+        for arm in experiment.arms
+    ]
+
+
+def _attempt(compute: Callable[[], Any], notes: list[str], what: str) -> Any:
+    """Statistics that need more data raise ValueError: say so instead of failing."""
+    try:
+        return compute()
+    except (ValueError, ZeroDivisionError, KeyError) as error:
+        notes.append(f"{what}: {error}")
+        return None
+
+
+def analyse(experiment: Experiment, arms: list[ArmCounters]) -> Results:
+    notes: list[str] = []
+    metric = experiment.primary_metric
+    control = next(a for a in arms if a.arm.key == experiment.control_arm().key)
+    variants = [a for a in arms if a is not control]
+    srm = _attempt(
+        lambda: sample_ratio_mismatch([a.n for a in arms], [a.arm.traffic_share for a in arms]),
+        notes,
+        "sample ratio check",
+    )
+    comparisons, correction = _comparisons(experiment, control, variants, notes)
+    guardrails = _guardrails(experiment, control, variants, notes)
+    return Results(
+        metric=metric,
+        arms=arms,
+        comparisons=comparisons,
+        correction=correction,
+        srm=srm,
+        guardrails=guardrails,
+        stop=_decision(experiment, arms, comparisons, srm),
+        elasticity=_attempt(lambda: fit_elasticity(_price_arms(arms)), notes, "elasticity"),
+        recommendation=_attempt(
+            lambda: _recommend(experiment, control, arms, srm), notes, "recommendation"
+        ),
+        notes=notes,
+    )
+
+
+def _price_arms(arms: list[ArmCounters]) -> list[PriceArm]:
+    return [PriceArm(a.arm.price_cents / 100, a.n, a.conversions) for a in arms]
+
+
+def _recommend(
+    experiment: Experiment, control: ArmCounters, arms: list[ArmCounters], srm: SrmResult | None
+) -> PriceRecommendation:
+    margin = experiment.primary_metric == PrimaryMetric.GROSS_MARGIN_PER_VISITOR
+    return recommend_price(
+        _price_arms(arms),
+        control_index=arms.index(control),
+        objective="margin" if margin else "revenue",
+        unit_cost=control.unit_cost_cents / 100,
+        alpha=experiment.alpha,
+        srm=srm,
+    )
+
+
+def _comparisons(
+    experiment: Experiment,
+    control: ArmCounters,
+    variants: list[ArmCounters],
+    notes: list[str],
+) -> tuple[list[VariantComparison], str | None]:
+    metric = experiment.primary_metric
+    m = max(1, len(variants))
+    multi = _attempt(
+        lambda: compare_arms(
+            control.metric(metric),
+            [v.metric(metric) for v in variants],
+            _test(metric),
+            experiment.alpha,
+            "holm",
+        ),
+        notes,
+        "comparison",
+    )
+    out = []
+    for i, variant in enumerate(variants):
+        bayes = _attempt(partial(_bayes, metric, control, variant), notes, "bayesian")
+        sequential = _attempt(
+            partial(_sequential, experiment, control, variant, m),
+            notes,
+            f"sequential test of {variant.arm.key}",
+        )
+        out.append(
+            VariantComparison(
+                arm=variant.arm.key,
+                frequentist=multi.comparisons[i] if multi else None,
+                adjusted_p_value=multi.correction.adjusted_p_values[i] if multi else None,
+                significant=bool(multi and multi.correction.reject[i]),
+                chance_to_beat_control=bayes[0] if bayes else None,
+                expected_loss=bayes[1] if bayes else None,
+                sequential_p_value=sequential.p_value if sequential else None,
+                sequential_decision=(
+                    should_stop(sequential, [control.n, variant.n], MIN_UNITS_PER_ARM)
+                    if sequential
+                    else None
+                ),
+            )
+        )
+    correction = "holm (Bonferroni intervals)" if len(variants) > 1 else None
+    return out, correction
+
+
+def _sequential(
+    experiment: Experiment, control: ArmCounters, variant: ArmCounters, comparisons: int
+) -> SequentialResult:
+    """mSPRT at alpha/m (Bonferroni over variants), tuned to the planned total sample."""
+    metric = experiment.primary_metric
+    return sequential_comparison(
+        control.metric(metric),
+        variant.metric(metric),
+        experiment.alpha / comparisons,
+        tuning_n=2.0 * experiment.planned_sample_size_per_arm or DEFAULT_TUNING_N,
+    )
+
+
+def _test(metric: PrimaryMetric) -> Callable[[Any, Any, float], ComparisonResult]:
+    if metric == PrimaryMetric.CONVERSION:
+        return two_proportion_z_test
+    return welch_t_test
+
+
+def _bayes(
+    metric: PrimaryMetric, control: ArmCounters, variant: ArmCounters
+) -> tuple[float, float]:
+    """Chance to beat control and the expected loss of shipping the variant (metric units)."""
+    c, v = control.metric(metric), variant.metric(metric)
+    if isinstance(c, ProportionArm) and isinstance(v, ProportionArm):
+        result = beta_binomial_comparison(c, v)
+    else:
+        result = gaussian_comparison(c, v, scale="absolute")
+    return result.chance_to_beat, result.expected_loss_treatment
+
+
+def _guardrails(
+    experiment: Experiment,
+    control: ArmCounters,
+    variants: list[ArmCounters],
+    notes: list[str],
+) -> list[GuardrailCheck]:
+    """Breached when the always-valid interval of the rate increase lies above the limit."""
+    checks = []
+    for guardrail in experiment.guardrails:
+        for variant in variants:
+            checks.append(
+                _guardrail(
+                    experiment, guardrail.metric, guardrail.max_increase, control, variant, notes
+                )
+            )
+    return checks
+
+
+def _guardrail(
+    experiment: Experiment,
+    metric: GuardrailMetric,
+    limit: float,
+    control: ArmCounters,
+    variant: ArmCounters,
+    notes: list[str],
+) -> GuardrailCheck:
+    def arm(a: ArmCounters) -> ProportionArm:
+        return ProportionArm(a.n, a.churns if metric == GuardrailMetric.CHURN_RATE else a.refunds)
+
+    enough = min(control.n, variant.n) >= MIN_UNITS_PER_ARM
+    seq = _attempt(
+        lambda: sequential_comparison(arm(control), arm(variant), experiment.alpha),
+        notes if enough else [],
+        f"guardrail {metric}",
+    )
+    lower = seq.ci.lower if seq and math.isfinite(seq.ci.lower) else None
+    return GuardrailCheck(
+        metric=metric,
+        arm=variant.arm.key,
+        max_increase=limit,
+        observed_increase=seq.estimate if seq else None,
+        lower_bound=lower,
+        breached=bool(enough and lower is not None and lower > limit),
+    )
+
+
+def _decision(
+    experiment: Experiment,
+    arms: list[ArmCounters],
+    comparisons: list[VariantComparison],
+    srm: SrmResult | None,
+) -> StopDecision:
+    """Stop on SRM, when every variant's sequence has concluded, or at twice the plan."""
+    if srm is not None and srm.mismatch and min(a.n for a in arms) >= MIN_UNITS_PER_ARM:
+        return StopDecision(True, "sample_ratio_mismatch", f"SRM p={srm.p_value:.2e}")
+    decisions = [c.sequential_decision for c in comparisons]
+    if decisions and all(d is not None and d.stop for d in decisions):
+        detail = "; ".join(
+            f"{c.arm}: {d.detail}" for c, d in zip(comparisons, decisions, strict=True) if d
+        )
+        first = decisions[0]
+        assert first is not None
+        return StopDecision(True, first.reason, detail)
+    cap = 2 * experiment.planned_sample_size_per_arm * len(arms)
+    if experiment.planned_sample_size_per_arm and sum(a.n for a in arms) >= cap:
+        return StopDecision(True, "max_sample_reached", f"{cap} units without a conclusion")
+    return StopDecision(False, "continue", "collecting data")
+
+
+async def compute(scope: TenantScope, experiment: Experiment) -> Results:
+    return analyse(experiment, await load_counters(scope, experiment))
+
+
+def stop_reason(results: Results) -> str | None:
+    """Why the experiment should stop now, or None to keep it running."""
+    breached = [g for g in results.guardrails if g.breached]
+    if breached:
+        g = breached[0]
+        return (
+            f"guardrail breached: {g.metric} of {g.arm} rose by at least {g.lower_bound:.4f}"
+            f" (limit {g.max_increase})"
+        )
+    if results.stop.stop:
+        return f"{results.stop.reason}: {results.stop.detail}"
+    return None
+
+
+async def process(services: Services, doc: Experiment, force: bool = False) -> Experiment:
+    """One experiment's turn: flush and, for a running one with new data (or `force`),
+    recompute and maybe stop. Without new data nothing is written: results and stopping
+    decisions depend on the counters only."""
+    flushed = await flush(services, doc)
+    if doc.status != ExperimentStatus.RUNNING or not (flushed or force):
+        return doc
+    ctx = system_ctx(services, doc.tenant_id)
+    results = await compute(ctx.scope, doc)
+    reason = stop_reason(results)
+    if reason is not None:
+        return await lifecycle.transition(ctx, doc, "stop", reason)
+    updated = await ctx.scope.update(doc, {"last_computed_at": utcnow()})
+    await ctx.publish(lifecycle.TOPIC, "experimentRecomputed", lifecycle.event_data(updated))
+    return updated

@@ -1,0 +1,127 @@
+"""Revenue forecasts (runs) and anomaly alerts in the API."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
+from typing import Annotated
+
+import strawberry
+
+from app.models.alert import Alert as AlertModel
+from app.models.alert import AlertKind, AlertStatus
+from app.models.identity import Role
+from app.resolvers import alert as use_case
+from app.schema.context import Info
+from app.schema.errors import ConflictError, NotFoundError, RateLimitedError, ValidationError
+from app.schema.fields import mutation, query, subscription
+from app.schema.pagination import Connection, paginate
+from app.schema.run import Run
+from app.workflows.revenue_forecast import ALERT_TOPIC
+
+
+@strawberry.type
+class Alert:
+    id: strawberry.ID
+    kind: AlertKind
+    severity: str
+    status: AlertStatus
+    product_id: strawberry.ID
+    plan_id: strawberry.ID
+    segment_id: strawberry.ID
+    series_id: strawberry.ID
+    period: dt.date
+    actual: float
+    expected: float
+    deviation_percent: float | None
+    z_score: float
+    message: str
+    acknowledged_by: str | None
+    resolved_by: str | None
+    created_at: dt.datetime
+
+    @classmethod
+    def from_model(cls, doc: AlertModel) -> Alert:
+        return cls(
+            id=strawberry.ID(str(doc.id)),
+            kind=doc.kind,
+            severity=doc.severity,
+            status=doc.status,
+            product_id=strawberry.ID(str(doc.product_id)),
+            plan_id=strawberry.ID(str(doc.plan_id)),
+            segment_id=strawberry.ID(str(doc.segment_id)),
+            series_id=strawberry.ID(str(doc.series_id)),
+            period=doc.period,
+            actual=doc.actual,
+            expected=doc.expected,
+            deviation_percent=doc.deviation_percent,
+            z_score=doc.z_score,
+            message=doc.message,
+            acknowledged_by=doc.acknowledged_by,
+            resolved_by=doc.resolved_by,
+            created_at=doc.created_at,
+        )
+
+
+@strawberry.type
+class AlertEvent:
+    type: str
+    alert_id: strawberry.ID
+    cursor: str
+
+
+AlertResult = Annotated[Alert | NotFoundError | ConflictError, strawberry.union("AlertResult")]
+ForecastResult = Annotated[
+    Run | ValidationError | NotFoundError | RateLimitedError,
+    strawberry.union("ForecastRevenueResult"),
+]
+
+
+@strawberry.type
+class AlertQuery:
+    @query()
+    async def alerts(
+        self,
+        info: Info,
+        status: AlertStatus | None = None,
+        severity: str | None = None,
+        product_id: strawberry.ID | None = None,
+        first: int = 50,
+        after: str | None = None,
+    ) -> Connection[Alert]:
+        conditions = use_case.alert_filter(status, severity, product_id)
+        scope = info.context.scope
+        return await paginate(scope, AlertModel, conditions, (first, after), Alert.from_model)
+
+
+@strawberry.type
+class AlertMutation:
+    @mutation(description="Forecast revenue and subscriptions (a run); raises alerts too.")
+    async def forecast_revenue(
+        self, info: Info, product_id: strawberry.ID | None = None, horizon: int = 12
+    ) -> ForecastResult:
+        return Run.from_model(await use_case.forecast(info.context.ctx, product_id, horizon))
+
+    @mutation(Role.ANALYST)
+    async def acknowledge_alert(self, info: Info, id: strawberry.ID) -> AlertResult:
+        return Alert.from_model(await use_case.act(info.context.ctx, id, "acknowledge"))
+
+    @mutation(Role.ANALYST)
+    async def resolve_alert(self, info: Info, id: strawberry.ID) -> AlertResult:
+        return Alert.from_model(await use_case.act(info.context.ctx, id, "resolve"))
+
+
+@strawberry.type
+class AlertSubscription:
+    @subscription(description="Alerts raised and changed; with `since`, those missed first.")
+    async def alert_events(
+        self, info: Info, since: str | None = None
+    ) -> AsyncGenerator[AlertEvent, None]:
+        ctx = info.context.ctx
+        events = ctx.services.bus.subscribe(ctx.tenant_id, ALERT_TOPIC, since)
+        async with aclosing(events):
+            async for event in events:
+                yield AlertEvent(
+                    type=event.type, alert_id=strawberry.ID(event.data["alertId"]), cursor=event.id
+                )

@@ -1,0 +1,386 @@
+"""Price experiments in the API: CRUD, lifecycle, assignment, events, results, updates."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
+from datetime import datetime
+from enum import Enum
+from typing import Annotated, Any
+
+import strawberry
+
+from app import models
+from app.models.experiment import (
+    ExperimentGoal,
+    ExperimentStatus,
+    Guardrail,
+    GuardrailMetric,
+    PrimaryMetric,
+)
+from app.resolvers import assignment as assigning
+from app.resolvers import experiment as use_case
+from app.resolvers import experiment_events as ingestion
+from app.resolvers.experiment_results import compute, process
+from app.resolvers.usage import charge_expensive
+from app.schema.context import Info
+from app.schema.errors import ConflictError, NotFoundError, RateLimitedError, ValidationError
+from app.schema.experiment_results import ExperimentResults
+from app.schema.fields import mutation, query, subscription
+from app.schema.pagination import Connection, paginate
+
+
+@strawberry.enum
+class ExperimentAction(Enum):
+    START = "start"
+    PAUSE = "pause"
+    RESUME = "resume"
+    STOP = "stop"
+    CANCEL = "cancel"
+    RETIRE = "retire"
+
+
+@strawberry.type
+class ExperimentArm:
+    key: str
+    plan_id: strawberry.ID
+    price_cents: int
+    traffic_share: float
+    control: bool
+
+
+@strawberry.type
+class ExperimentGuardrail:
+    metric: GuardrailMetric
+    max_increase: float = strawberry.field(description="Largest tolerated rise of the rate.")
+
+
+@strawberry.type(description="A price experiment (the seed's PriceExperiment).")
+class Experiment:
+    id: strawberry.ID
+    key: str
+    name: str
+    hypothesis: str
+    status: ExperimentStatus
+    goal: ExperimentGoal
+    product_id: strawberry.ID
+    target_segment_ids: list[strawberry.ID]
+    arms: list[ExperimentArm]
+    rollout: float
+    primary_metric: PrimaryMetric
+    guardrails: list[ExperimentGuardrail]
+    minimum_detectable_effect: float
+    alpha: float
+    power: float
+    baseline_conversion_rate: float
+    planned_sample_size_per_arm: int
+    started_at: datetime | None
+    stopped_at: datetime | None
+    stop_reason: str | None
+    last_computed_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    revision: int
+    doc: strawberry.Private[models.Experiment]
+
+    @strawberry.field(description="Statistics from the flushed counters.")
+    async def results(self, info: Info) -> ExperimentResults:
+        results = await compute(info.context.scope, self.doc)
+        return ExperimentResults.of(results, self.doc.control_arm().key)
+
+    @classmethod
+    def from_model(cls, doc: models.Experiment) -> Experiment:
+        return cls(
+            id=strawberry.ID(str(doc.id)),
+            key=doc.key,
+            name=doc.name,
+            hypothesis=doc.hypothesis,
+            status=ExperimentStatus(doc.status),
+            goal=doc.goal,
+            product_id=strawberry.ID(str(doc.product_id)),
+            target_segment_ids=[strawberry.ID(str(s)) for s in doc.target_segment_ids],
+            arms=[
+                ExperimentArm(
+                    key=a.key,
+                    plan_id=strawberry.ID(str(a.plan_id)),
+                    price_cents=a.price_cents,
+                    traffic_share=a.traffic_share,
+                    control=a.key == doc.control_arm().key,
+                )
+                for a in doc.arms
+            ],
+            rollout=doc.rollout,
+            primary_metric=doc.primary_metric,
+            guardrails=[
+                ExperimentGuardrail(metric=g.metric, max_increase=g.max_increase)
+                for g in doc.guardrails
+            ],
+            minimum_detectable_effect=doc.minimum_detectable_effect,
+            alpha=doc.alpha,
+            power=doc.power,
+            baseline_conversion_rate=doc.baseline_conversion_rate,
+            planned_sample_size_per_arm=doc.planned_sample_size_per_arm,
+            started_at=doc.started_at,
+            stopped_at=doc.stopped_at,
+            stop_reason=doc.stop_reason,
+            last_computed_at=doc.last_computed_at,
+            created_at=doc.created_at,
+            updated_at=doc.updated_at,
+            revision=doc.revision,
+            doc=doc,
+        )
+
+
+@strawberry.input
+class ArmInput:
+    key: str
+    plan_id: strawberry.ID
+    price_cents: int
+    traffic_share: float
+    control: bool = False
+
+
+@strawberry.input
+class GuardrailInput:
+    metric: GuardrailMetric
+    max_increase: float
+
+
+@strawberry.input(description="Unset fields keep their value (update) or default (create).")
+class ExperimentInput:
+    name: str | None = None
+    key: str | None = None
+    product_id: strawberry.ID | None = None
+    hypothesis: str | None = None
+    goal: ExperimentGoal | None = None
+    target_segment_ids: list[strawberry.ID] | None = None
+    arms: list[ArmInput] | None = None
+    rollout: float | None = None
+    primary_metric: PrimaryMetric | None = None
+    guardrails: list[GuardrailInput] | None = None
+    minimum_detectable_effect: float | None = None
+    alpha: float | None = None
+    power: float | None = None
+    baseline_conversion_rate: float | None = None
+    planned_sample_size_per_arm: int | None = strawberry.field(
+        default=None, description="Computed from MDE, alpha, power and baseline when unset."
+    )
+
+    def spec(self) -> use_case.ExperimentSpec:
+        values: dict[str, Any] = {
+            name: getattr(self, name)
+            for name in use_case.ExperimentSpec.__dataclass_fields__
+            if name not in ("arms", "guardrails", "issues", "target_segment_ids", "product_id")
+        }
+        return use_case.ExperimentSpec(
+            **values,
+            product_id=str(self.product_id) if self.product_id else None,
+            target_segment_ids=[str(s) for s in self.target_segment_ids]
+            if self.target_segment_ids is not None
+            else None,
+            arms=[
+                use_case.ArmSpec(a.key, str(a.plan_id), a.price_cents, a.traffic_share, a.control)
+                for a in self.arms
+            ]
+            if self.arms is not None
+            else None,
+            guardrails=[
+                Guardrail(metric=g.metric, max_increase=g.max_increase) for g in self.guardrails
+            ]
+            if self.guardrails is not None
+            else None,
+        )
+
+
+@strawberry.type
+class Assignment:
+    unit_id: str
+    arm: str | None = strawberry.field(description="null: the unit is outside the rollout.")
+    price_cents: int | None
+    plan_id: strawberry.ID | None
+
+    @classmethod
+    def of(cls, a: assigning.Assignment) -> Assignment:
+        arm = a.arm
+        return cls(
+            unit_id=a.unit_id,
+            arm=arm.key if arm else None,
+            price_cents=arm.price_cents if arm else None,
+            plan_id=strawberry.ID(str(arm.plan_id)) if arm else None,
+        )
+
+
+@strawberry.type
+class AssignmentBatch:
+    experiment_id: strawberry.ID
+    assignments: list[Assignment]
+
+
+ExperimentEventKind = strawberry.enum(ingestion.EventKind, name="ExperimentEventKind")
+
+
+@strawberry.input
+class ExperimentEventInput:
+    event_id: str = strawberry.field(description="Client-chosen; a repeat is ignored.")
+    experiment_id: strawberry.ID
+    unit_id: str
+    kind: ExperimentEventKind  # type: ignore[valid-type]
+    amount_cents: int = 0
+
+
+@strawberry.type
+class RejectedEvent:
+    index: int
+    reason: str
+
+
+@strawberry.type(description="What happened to a batch; counters reach results at the next flush.")
+class EventIngestion:
+    received: int
+    accepted: int
+    duplicates: int
+    rejected: list[RejectedEvent]
+
+
+@strawberry.type
+class ExperimentUpdate:
+    type: str
+    experiment_id: strawberry.ID
+    status: ExperimentStatus
+    stop_reason: str | None
+    cursor: str
+
+
+ExperimentResult = Annotated[
+    Experiment | ValidationError | NotFoundError | ConflictError,
+    strawberry.union("ExperimentResult"),
+]
+RecomputeResult = Annotated[
+    Experiment | NotFoundError | ConflictError | RateLimitedError,
+    strawberry.union("RecomputeExperimentResult"),
+]
+AssignResult = Annotated[
+    Assignment | ValidationError | NotFoundError | ConflictError,
+    strawberry.union("AssignResult"),
+]
+AssignUnitsResult = Annotated[
+    AssignmentBatch | ValidationError | NotFoundError | ConflictError,
+    strawberry.union("AssignUnitsResult"),
+]
+RecordEventsResult = Annotated[
+    EventIngestion | ValidationError, strawberry.union("RecordExperimentEventsResult")
+]
+
+
+@strawberry.type
+class ExperimentQuery:
+    @query()
+    async def experiments(
+        self,
+        info: Info,
+        product_id: strawberry.ID | None = None,
+        status: ExperimentStatus | None = None,
+        first: int = 20,
+        after: str | None = None,
+    ) -> Connection[Experiment]:
+        filters: dict[str, Any] = {}
+        if product_id is not None:
+            filters["product_id"] = models.base.parse_id(product_id)
+        if status is not None:
+            filters["status"] = status.value
+        return await paginate(
+            info.context.scope, models.Experiment, filters, (first, after), Experiment.from_model
+        )
+
+    @query()
+    async def experiment(self, info: Info, id: strawberry.ID) -> Experiment | None:
+        doc = await info.context.scope.get(models.Experiment, id)
+        return Experiment.from_model(doc) if doc else None
+
+
+@strawberry.type
+class ExperimentMutation:
+    @mutation()
+    async def create_experiment(self, info: Info, input: ExperimentInput) -> ExperimentResult:
+        return Experiment.from_model(await use_case.create(info.context.ctx, input.spec()))
+
+    @mutation(description="Design fields only in draft; name, segments and rollout until the end.")
+    async def update_experiment(
+        self, info: Info, id: strawberry.ID, input: ExperimentInput
+    ) -> ExperimentResult:
+        return Experiment.from_model(await use_case.update(info.context.ctx, id, input.spec()))
+
+    @mutation(description="Only drafts; retire the others.")
+    async def delete_experiment(self, info: Info, id: strawberry.ID) -> ExperimentResult:
+        return Experiment.from_model(await use_case.delete(info.context.ctx, id))
+
+    @mutation(description="start, pause, resume, stop, cancel or retire (the seed's actions).")
+    async def experiment_action(
+        self, info: Info, id: strawberry.ID, action: ExperimentAction
+    ) -> ExperimentResult:
+        return Experiment.from_model(await use_case.act(info.context.ctx, id, action.value))
+
+    @mutation(description="Flush counters, recompute and apply the stopping rules now.")
+    async def recompute_experiment(self, info: Info, id: strawberry.ID) -> RecomputeResult:
+        ctx = info.context.ctx
+        doc = await ctx.scope.require(models.Experiment, id)
+        await charge_expensive(ctx.services, ctx.principal, "experiment recomputation", 1)
+        return Experiment.from_model(await process(ctx.services, doc, force=True))
+
+    @mutation()
+    async def assign(self, info: Info, experiment_id: strawberry.ID, unit_id: str) -> AssignResult:
+        _, found = await assigning.assign_units(info.context.ctx, experiment_id, [unit_id])
+        return Assignment.of(found[0])
+
+    @mutation(description=f"Up to {assigning.MAX_BATCH} units per call.")
+    async def assign_units(
+        self, info: Info, experiment_id: strawberry.ID, unit_ids: list[str]
+    ) -> AssignUnitsResult:
+        doc, found = await assigning.assign_units(info.context.ctx, experiment_id, unit_ids)
+        return AssignmentBatch(
+            experiment_id=strawberry.ID(str(doc.id)), assignments=[Assignment.of(a) for a in found]
+        )
+
+    @mutation(description=f"Up to {ingestion.MAX_EVENTS} events per call, idempotent by eventId.")
+    async def record_experiment_events(
+        self, info: Info, events: list[ExperimentEventInput]
+    ) -> RecordEventsResult:
+        batch = [
+            ingestion.EventIn(
+                e.event_id,
+                str(e.experiment_id),
+                e.unit_id,
+                ingestion.EventKind(e.kind),
+                e.amount_cents,
+            )
+            for e in events
+        ]
+        report = await ingestion.record(info.context.ctx, batch)
+        return EventIngestion(
+            received=report.received,
+            accepted=report.accepted,
+            duplicates=report.duplicates,
+            rejected=[RejectedEvent(index=i, reason=r) for i, r in report.rejected],
+        )
+
+
+@strawberry.type
+class ExperimentSubscription:
+    @subscription(description="Lifecycle changes and recomputations of one experiment.")
+    async def experiment_updated(
+        self, info: Info, experiment_id: strawberry.ID, since: str | None = None
+    ) -> AsyncGenerator[ExperimentUpdate, None]:
+        ctx = info.context.ctx
+        await ctx.scope.require(models.Experiment, experiment_id)
+        events = ctx.services.bus.subscribe(ctx.tenant_id, use_case.TOPIC, since)
+        async with aclosing(events):
+            async for event in events:
+                if event.data.get("experimentId") != str(experiment_id):
+                    continue
+                yield ExperimentUpdate(
+                    type=event.type,
+                    experiment_id=experiment_id,
+                    status=ExperimentStatus(event.data["status"]),
+                    stop_reason=event.data.get("stopReason"),
+                    cursor=event.id,
+                )

@@ -1,0 +1,234 @@
+"""GraphQL shape of an experiment's results (computed by app.resolvers.experiment_results)."""
+
+from __future__ import annotations
+
+import math
+
+import strawberry
+
+from app.analytics import ComparisonResult, Interval, Lift
+from app.analytics.elasticity import ElasticityFit
+from app.analytics.pricing import PriceRecommendation
+from app.models.experiment import GuardrailMetric, PrimaryMetric
+from app.resolvers import experiment_results as stats
+
+
+def _finite(value: float | None) -> float | None:
+    """GraphQL floats cannot be infinite: an unbounded end is null."""
+    return value if value is not None and math.isfinite(value) else None
+
+
+@strawberry.type
+class ConfidenceInterval:
+    lower: float | None
+    upper: float | None
+    level: float
+
+    @classmethod
+    def of(cls, interval: Interval) -> ConfidenceInterval:
+        return cls(
+            lower=_finite(interval.lower), upper=_finite(interval.upper), level=interval.level
+        )
+
+
+@strawberry.type
+class LiftEstimate:
+    estimate: float
+    std_error: float
+    ci: ConfidenceInterval
+
+    @classmethod
+    def of(cls, lift: Lift | None) -> LiftEstimate | None:
+        if lift is None:
+            return None
+        return cls(
+            estimate=lift.estimate, std_error=lift.std_error, ci=ConfidenceInterval.of(lift.ci)
+        )
+
+
+@strawberry.type(description="One arm's counters over its exposed units (money in cents).")
+class ArmResult:
+    key: str
+    price_cents: int
+    control: bool
+    units: int
+    conversions: int
+    conversion_rate: float | None
+    revenue_per_visitor_cents: float | None
+    margin_per_visitor_cents: float | None
+    refund_rate: float | None
+    churn_rate: float | None
+
+    @classmethod
+    def of(cls, arm: stats.ArmCounters, control_key: str) -> ArmResult:
+        n = arm.n or None
+        margin = arm.revenue - arm.unit_cost_cents * arm.conversions
+        return cls(
+            key=arm.arm.key,
+            price_cents=arm.arm.price_cents,
+            control=arm.arm.key == control_key,
+            units=arm.n,
+            conversions=arm.conversions,
+            conversion_rate=arm.rate(arm.conversions),
+            revenue_per_visitor_cents=arm.revenue / n if n else None,
+            margin_per_visitor_cents=margin / n if n else None,
+            refund_rate=arm.rate(arm.refunds),
+            churn_rate=arm.rate(arm.churns),
+        )
+
+
+@strawberry.type(description="A variant against control on the primary metric.")
+class ArmComparison:
+    arm: str
+    method: str | None
+    control_mean: float | None
+    variant_mean: float | None
+    absolute_lift: LiftEstimate | None
+    relative_lift: LiftEstimate | None
+    p_value: float | None
+    adjusted_p_value: float | None = strawberry.field(description="Holm, over all variants.")
+    significant: bool
+    chance_to_beat_control: float | None
+    expected_loss: float | None = strawberry.field(
+        description="E[max(control - variant, 0)] in metric units if the variant ships."
+    )
+    sequential_p_value: float | None
+
+    @classmethod
+    def of(cls, c: stats.VariantComparison) -> ArmComparison:
+        f: ComparisonResult | None = c.frequentist
+        return cls(
+            arm=c.arm,
+            method=f.method if f else None,
+            control_mean=f.control_mean if f else None,
+            variant_mean=f.treatment_mean if f else None,
+            absolute_lift=LiftEstimate.of(f.absolute) if f else None,
+            relative_lift=LiftEstimate.of(f.relative) if f else None,
+            p_value=f.p_value if f else None,
+            adjusted_p_value=c.adjusted_p_value,
+            significant=c.significant,
+            chance_to_beat_control=c.chance_to_beat_control,
+            expected_loss=c.expected_loss,
+            sequential_p_value=c.sequential_p_value,
+        )
+
+
+@strawberry.type
+class SampleRatio:
+    p_value: float
+    chi_square: float | None
+    mismatch: bool
+    observed: list[int]
+    expected: list[float]
+
+
+@strawberry.type(description="The automatic-stopping rule (mSPRT confidence sequences).")
+class SequentialStatus:
+    should_stop: bool
+    reason: str
+    detail: str
+
+
+@strawberry.type
+class GuardrailStatus:
+    metric: GuardrailMetric
+    arm: str
+    max_increase: float
+    observed_increase: float | None
+    lower_bound: float | None
+    breached: bool
+
+
+@strawberry.type(description="Constant-elasticity fit of conversion on price (log-log).")
+class Elasticity:
+    elasticity: float
+    std_error: float
+    ci: ConfidenceInterval
+    goodness_of_fit_p: float | None
+
+    @classmethod
+    def of(cls, fit: ElasticityFit) -> Elasticity:
+        return cls(
+            elasticity=fit.elasticity,
+            std_error=fit.std_error,
+            ci=ConfidenceInterval.of(fit.ci),
+            goodness_of_fit_p=fit.goodness_of_fit_p,
+        )
+
+
+@strawberry.type
+class Recommendation:
+    price_cents: int
+    control_price_cents: int
+    objective: str
+    expected_change: float
+    expected_change_ci: ConfidenceInterval
+    probability_of_improvement: float
+    confidence: str
+    reasoning: list[str]
+    next_steps: list[str]
+
+    @classmethod
+    def of(cls, r: PriceRecommendation) -> Recommendation:
+        change = r.expected_change
+        return cls(
+            price_cents=round(r.recommended_price * 100),
+            control_price_cents=round(r.control_price * 100),
+            objective=r.objective,
+            expected_change=change.estimate,
+            expected_change_ci=ConfidenceInterval.of(change.ci),
+            probability_of_improvement=change.probability_of_improvement,
+            confidence=r.confidence,
+            reasoning=list(r.reasoning),
+            next_steps=list(r.next_steps),
+        )
+
+
+@strawberry.type(description="Results from the flushed counters (see recomputeExperiment).")
+class ExperimentResults:
+    metric: PrimaryMetric
+    arms: list[ArmResult]
+    comparisons: list[ArmComparison]
+    correction: str | None
+    srm: SampleRatio | None
+    sequential: SequentialStatus
+    guardrails: list[GuardrailStatus]
+    elasticity: Elasticity | None
+    recommendation: Recommendation | None
+    notes: list[str]
+
+    @classmethod
+    def of(cls, r: stats.Results, control_key: str) -> ExperimentResults:
+        srm = r.srm
+        return cls(
+            metric=r.metric,
+            arms=[ArmResult.of(a, control_key) for a in r.arms],
+            comparisons=[ArmComparison.of(c) for c in r.comparisons],
+            correction=r.correction,
+            srm=SampleRatio(
+                p_value=srm.p_value,
+                chi_square=_finite(srm.chi_square),
+                mismatch=srm.mismatch,
+                observed=list(srm.observed),
+                expected=list(srm.expected),
+            )
+            if srm
+            else None,
+            sequential=SequentialStatus(
+                should_stop=r.stop.stop, reason=r.stop.reason, detail=r.stop.detail
+            ),
+            guardrails=[
+                GuardrailStatus(
+                    metric=g.metric,
+                    arm=g.arm,
+                    max_increase=g.max_increase,
+                    observed_increase=g.observed_increase,
+                    lower_bound=g.lower_bound,
+                    breached=g.breached,
+                )
+                for g in r.guardrails
+            ],
+            elasticity=Elasticity.of(r.elasticity) if r.elasticity else None,
+            recommendation=Recommendation.of(r.recommendation) if r.recommendation else None,
+            notes=r.notes,
+        )

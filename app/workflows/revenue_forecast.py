@@ -1,0 +1,156 @@
+"""Forecast every revenue series of a product, then look for anomalies and raise alerts.
+
+Series are forecast in batches (one step each), so a long run resumes where it stopped and
+equally long series are fitted together (vectorised).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import numpy as np
+from bson import ObjectId
+
+from app.analytics.anomaly import revenue_drops
+from app.analytics.forecast import ForecastResult, forecast_many
+from app.errors import ValidationFailed
+from app.jobs.engine import StepContext, Workflow, register
+from app.models.alert import Alert, AlertKind
+from app.models.base import utcnow
+from app.models.revenue import ForecastPoint, RevenueSeries, SeriesForecast
+from app.models.run import LogLevel, OrchestrationRun, RunStep, WorkflowType
+from app.resolvers.ctx import ResolverCtx
+from app.workflows import segment_metrics
+
+BATCH = 200
+LEVEL = 95.0
+ALERT_TOPIC = "alerts"
+RECENT_MONTHS = 3  # alerts look at the newest months only; older ones were seen before
+
+
+def validate(parameters: dict[str, Any]) -> None:
+    horizon = parameters.get("horizon", 12)
+    if not isinstance(horizon, int) or not 1 <= horizon <= 36:
+        raise ValidationFailed.single("input.parameters.horizon", "must be a whole number 1 to 36")
+
+
+async def plan(ctx: ResolverCtx, run: OrchestrationRun) -> list[RunStep]:
+    query = {"product_id": run.product_id} if run.product_id else {}
+    ids = [str(s.id) for s in await ctx.scope.find(RevenueSeries, query).sort("_id").to_list()]
+    batches = [ids[i : i + BATCH] for i in range(0, len(ids), BATCH)]
+    steps = [
+        RunStep(
+            name=f"forecast series {i * BATCH + 1}-{i * BATCH + len(b)}",
+            kind="forecast",
+            order=i,
+            input={"seriesIds": b},
+        )
+        for i, b in enumerate(batches)
+    ]
+    return [
+        *steps,
+        RunStep(name="detect anomalies", kind="alerts", order=len(steps), input={"seriesIds": ids}),
+    ]
+
+
+async def load(ctx: ResolverCtx, ids: list[str]) -> list[RevenueSeries]:
+    oids = [ObjectId(i) for i in ids]
+    return await ctx.scope.find(RevenueSeries, {"_id": {"$in": oids}}).sort("_id").to_list()
+
+
+def add_months(start: date, months: int) -> date:
+    years, month = divmod(start.month - 1 + months, 12)
+    return date(start.year + years, month + 1, 1)
+
+
+def chart(result: ForecastResult, last: date) -> list[ForecastPoint]:
+    return [
+        ForecastPoint(
+            period=add_months(last, p.step),
+            value=p.value,
+            lower=p.lower[LEVEL],
+            upper=p.upper[LEVEL],
+        )
+        for p in result.points
+    ]
+
+
+async def forecast_step(step: StepContext) -> dict[str, Any]:
+    horizon = int(step.run.parameters.get("horizon", 12))
+    ids = step.step.input["seriesIds"]
+    series = [s for s in await load(step.ctx, ids) if s.points]
+    revenue = forecast_many(
+        [[p.revenue_cents for p in s.points] for s in series], horizon, levels=(80.0, LEVEL)
+    )
+    subscriptions = forecast_many(
+        [[p.active_subscriptions for p in s.points] for s in series], horizon, levels=(80.0, LEVEL)
+    )
+    for doc, rev, subs in zip(series, revenue, subscriptions, strict=True):
+        last = doc.points[-1].period
+        stored = SeriesForecast(
+            model=rev.model,
+            level=LEVEL / 100,
+            computed_at=utcnow(),
+            revenue=chart(rev, last),
+            active_subscriptions=chart(subs, last),
+        )
+        await step.ctx.scope.update(doc, {"forecast": stored.model_dump()})
+    models = sorted({r.model for r in revenue})
+    await step.log(LogLevel.INFO, f"{len(series)} series forecast; models: {', '.join(models)}")
+    return {"series": len(series), "models": models}
+
+
+async def alerts_step(step: StepContext) -> dict[str, Any]:
+    raised = 0
+    for doc in await load(step.ctx, step.step.input["seriesIds"]):
+        if len(doc.points) >= 2:
+            raised += await raise_alerts(step.ctx, doc)
+    await step.log(LogLevel.INFO, f"{raised} new alerts")
+    return {"alerts": raised}
+
+
+async def raise_alerts(ctx: ResolverCtx, doc: RevenueSeries) -> int:
+    report = revenue_drops(
+        np.array([p.revenue_cents for p in doc.points], dtype=float), last=RECENT_MONTHS
+    )
+    raised = 0
+    for anomaly in report.anomalies:
+        period = doc.points[anomaly.index].period
+        key = {"series_id": doc.id, "kind": AlertKind.REVENUE_DROP, "period": period}
+        if await ctx.scope.find(Alert, key).count():
+            continue  # already raised for this month
+        alert = await ctx.scope.insert(
+            Alert(
+                tenant_id=ctx.tenant_id,
+                product_id=doc.product_id,
+                plan_id=doc.plan_id,
+                segment_id=doc.segment_id,
+                severity=anomaly.severity,
+                actual=anomaly.actual,
+                expected=anomaly.expected,
+                deviation_percent=anomaly.deviation_pct,
+                z_score=anomaly.z,
+                message=(
+                    f"revenue of {period:%B %Y} is {anomaly.deviation_pct:.0f}% against the "
+                    f"{anomaly.expected / 100:,.0f} {doc.currency} the series' trend and season "
+                    "lead to expect"
+                ),
+                **key,
+            )
+        )
+        await ctx.publish(ALERT_TOPIC, "alertRaised", {"alertId": str(alert.id)})
+        raised += 1
+    return raised
+
+
+WORKFLOW = register(
+    Workflow(
+        name="revenue_forecast",
+        type=WorkflowType.REVENUE_FORECAST,
+        description="Forecast revenue and subscriptions, and raise anomaly alerts",
+        plan=plan,
+        steps={"forecast": forecast_step, "alerts": alerts_step},
+    )
+)
+segment_metrics.VALIDATORS[WORKFLOW.name] = validate

@@ -1,0 +1,181 @@
+"""Event ingestion, results against an independent computation, and automatic stopping."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections import defaultdict
+from typing import Any
+
+import numpy as np
+from bson import ObjectId
+from scipy import stats
+
+from app.models import ExperimentUnit, TenantScope
+from app.seed import seed
+from tests.support.graphql import GraphQLClient
+from tests.support.tenants import sign_up
+from tests.test_experiment import assign_all, create_experiment
+
+RECORD = """mutation($events: [ExperimentEventInput!]!) { recordExperimentEvents(events: $events) {
+  __typename ... on EventIngestion { received accepted duplicates rejected { index reason } }
+  ... on ValidationError { fields { path message } } } }"""
+RECOMPUTE = """mutation($id: ID!) { recomputeExperiment(id: $id) {
+  __typename ... on Experiment { status stopReason } ... on Error { code message } } }"""
+RESULTS = """query($id: ID!) { experiment(id: $id) { status stopReason results {
+  arms { key units conversions conversionRate revenuePerVisitorCents }
+  comparisons { arm method pValue absoluteLift { estimate ci { lower upper } }
+    relativeLift { estimate } chanceToBeatControl expectedLoss sequentialPValue }
+  srm { pValue mismatch } sequential { shouldStop reason detail }
+  elasticity { elasticity } recommendation { priceCents confidence reasoning nextSteps }
+  notes } } }"""
+UPDATES = """subscription($id: ID!) { experimentUpdated(experimentId: $id, since: "0") {
+  type status stopReason cursor } }"""
+
+
+def simulate(
+    arms: dict[str, str | None], rates: dict[str, float], prices: dict[str, int], seed: int
+) -> tuple[list[dict[str, Any]], dict[str, list[float]], dict[str, list[int]]]:
+    """Events for assigned units (shuffled: some conversions arrive before exposures), plus
+    the per-unit revenue and conversion the test computes its own statistics from."""
+    rng = np.random.default_rng(seed)
+    events: list[dict[str, Any]] = []
+    revenue: dict[str, list[float]] = defaultdict(list)
+    converted: dict[str, list[int]] = defaultdict(list)
+    for unit, arm in arms.items():
+        if arm is None:
+            continue
+        events.append(event(unit, "EXPOSURE"))
+        total = 0
+        buys = rng.random() < rates[arm]
+        if buys:
+            events.append(event(unit, "CONVERSION", prices[arm]))
+            total += prices[arm]
+            if rng.random() < 0.3:  # an add-on: a second revenue event for the same unit
+                extra = int(rng.integers(100, 5000))
+                events.append(event(unit, "REVENUE", extra))
+                total += extra
+        revenue[arm].append(total)
+        converted[arm].append(int(buys))
+    random.Random(seed).shuffle(events)
+    return events, revenue, converted
+
+
+def event(unit: str, kind: str, amount: int = 0) -> dict[str, Any]:
+    return {"eventId": f"{unit}:{kind}", "unitId": unit, "kind": kind, "amountCents": amount}
+
+
+async def until_completed(updates: Any) -> dict[str, Any]:
+    while (update := (await updates.next())["experimentUpdated"])["status"] != "COMPLETED":
+        pass
+    return update
+
+
+async def ingest(client: GraphQLClient, experiment_id: str, events: list[dict], size: int = 500):
+    totals = {"accepted": 0, "duplicates": 0, "rejected": 0}
+    for start in range(0, len(events), size):
+        batch = [{**e, "experimentId": experiment_id} for e in events[start : start + size]]
+        report = (await client.data(RECORD, {"events": batch}))["recordExperimentEvents"]
+        totals["accepted"] += report["accepted"]
+        totals["duplicates"] += report["duplicates"]
+        totals["rejected"] += len(report["rejected"])
+    return totals
+
+
+async def test_results_match_an_independent_welch_test_on_the_raw_events(client, tenant):
+    created = await create_experiment(client, tenant, primaryMetric="REVENUE_PER_VISITOR")
+    arms = await assign_all(client, created["id"], [f"u{i}" for i in range(4000)])
+    prices = {"control": 10_000, "higher": 12_000}
+    events, revenue, converted = simulate(arms, {"control": 0.10, "higher": 0.095}, prices, 1)
+    totals = await ingest(client, created["id"], events)
+    assert totals == {"accepted": len(events), "duplicates": 0, "rejected": 0}
+    await client.data(RECOMPUTE, {"id": created["id"]})
+    result = (await client.data(RESULTS, {"id": created["id"]}))["experiment"]["results"]
+
+    by_arm = {a["key"]: a for a in result["arms"]}
+    for arm in ("control", "higher"):
+        assert by_arm[arm]["units"] == len(revenue[arm])
+        assert by_arm[arm]["conversions"] == sum(converted[arm])
+        assert np.isclose(by_arm[arm]["revenuePerVisitorCents"], np.mean(revenue[arm]))
+    welch = stats.ttest_ind(revenue["higher"], revenue["control"], equal_var=False)
+    comparison = result["comparisons"][0]
+    assert comparison["method"] == "Welch t-test"
+    assert np.isclose(comparison["pValue"], welch.pvalue, rtol=1e-9)
+    ci = welch.confidence_interval(0.95)
+    assert np.isclose(comparison["absoluteLift"]["ci"]["lower"], ci.low)
+    assert np.isclose(comparison["absoluteLift"]["ci"]["upper"], ci.high)
+
+
+async def test_the_same_batch_sent_twice_counts_once(client, tenant):
+    created = await create_experiment(client, tenant)
+    arms = await assign_all(client, created["id"], [f"v{i}" for i in range(600)])
+    events, _, converted = simulate(
+        arms, {"control": 0.2, "higher": 0.2}, {"control": 1, "higher": 1}, 2
+    )
+    first = await ingest(client, created["id"], events[:500])
+    again = await ingest(client, created["id"], events[:500])
+    assert first["accepted"] == 500
+    assert again == {"accepted": 0, "duplicates": 500, "rejected": 0}
+    await ingest(client, created["id"], events[500:])
+    await client.data(RECOMPUTE, {"id": created["id"]})
+    result = (await client.data(RESULTS, {"id": created["id"]}))["experiment"]["results"]
+    assert sum(a["conversions"] for a in result["arms"]) == sum(map(sum, converted.values()))
+    assert sum(a["units"] for a in result["arms"]) == sum(map(len, converted.values()))
+    stored = await tenant.find(ExperimentUnit, {"experiment_id": ObjectId(created["id"])}).count()
+    assert stored == sum(arm is not None for arm in arms.values())
+
+
+async def test_events_for_a_draft_or_outside_the_rollout_are_rejected(client, tenant):
+    draft = await create_experiment(client, tenant, start=False)
+    report = (
+        await client.data(
+            RECORD, {"events": [{**event("x", "EXPOSURE"), "experimentId": draft["id"]}]}
+        )
+    )["recordExperimentEvents"]
+    assert report["accepted"] == 0 and report["rejected"][0]["reason"] == "the experiment is draft"
+    partial = await create_experiment(client, tenant, rollout=0.1)
+    arms = await assign_all(client, partial["id"], [f"w{i}" for i in range(200)])
+    outside = [u for u, arm in arms.items() if arm is None]
+    totals = await ingest(client, partial["id"], [event(u, "EXPOSURE") for u in outside])
+    assert totals == {"accepted": 0, "duplicates": 0, "rejected": len(outside)}
+
+
+async def test_a_malformed_batch_is_a_validation_error(client, tenant):
+    created = await create_experiment(client, tenant)
+    bad = [{**event("y", "EXPOSURE", 5), "experimentId": created["id"]}]
+    result = (await client.data(RECORD, {"events": bad}))["recordExperimentEvents"]
+    assert result["__typename"] == "ValidationError"
+    assert result["fields"][0]["path"] == ["events", "0", "amountCents"]
+
+
+async def test_the_engine_stops_a_clear_winner_and_announces_it(client, tenant, worker):
+    created = await create_experiment(client, tenant, primaryMetric="CONVERSION")
+    arms = await assign_all(client, created["id"], [f"z{i}" for i in range(3000)])
+    events, _, _ = simulate(arms, {"control": 0.05, "higher": 0.15}, {"control": 1, "higher": 1}, 3)
+    async with client.subscribe(UPDATES, {"id": created["id"]}) as updates:
+        await ingest(client, created["id"], events)
+        # The worker's engine loop (EXPERIMENT_ENGINE_SECONDS) flushes, recomputes, stops.
+        seen = await asyncio.wait_for(until_completed(updates), timeout=30)
+    assert seen["status"] == "COMPLETED"
+    assert seen["stopReason"].startswith("positive_effect")
+    found = (await client.data(RESULTS, {"id": created["id"]}))["experiment"]
+    assert found["status"] == "COMPLETED" and found["stopReason"] == seen["stopReason"]
+    assert found["results"]["comparisons"][0]["chanceToBeatControl"] > 0.999
+
+
+async def test_seeded_experiments_recover_the_planted_lift(api, services):
+    seeded = await sign_up(api, "Seeded experiments")
+    manifest = await seed(TenantScope(seeded.tenant_id), customers_per_product=50)
+    query = """{ experiments(first: 10) { nodes { id arms { key } results {
+      comparisons { method relativeLift { estimate ci { lower upper } } }
+      elasticity { elasticity ci { lower upper } } recommendation { priceCents } } } } }"""
+    nodes = (await seeded.client.data(query))["experiments"]["nodes"]
+    assert len(nodes) == len(manifest.planted["experiments"]) == 2
+    for node in nodes:
+        planted = manifest.planted["experiments"][node["id"]]
+        lift = node["results"]["comparisons"][0]["relativeLift"]
+        assert lift["ci"]["lower"] < planted["true_relative_lift"] < lift["ci"]["upper"]
+        ci = node["results"]["elasticity"]["ci"]
+        assert ci["lower"] < planted["elasticity"] < ci["upper"]
+        assert node["results"]["recommendation"]["priceCents"] > 0
+    await seeded.client.close()

@@ -1,0 +1,117 @@
+"""DataLoaders: a page of segments with their plans, links and metrics costs a constant
+number of MongoDB round trips, counted by a command listener on the client."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest_asyncio
+from beanie import PydanticObjectId, init_beanie
+from pymongo import monitoring
+
+from app.db import client_for
+from app.models import ALL_MODELS, CustomerSegment, SegmentPlanLink, TenantScope
+from app.models.run import FINAL_STATUSES, OrchestrationRun
+from app.runtime import Services
+from app.settings import Settings
+from tests.support import catalog
+from tests.support.catalog import own_client, own_fixture, own_scope  # noqa: F401
+from tests.support.graphql import GraphQLClient
+
+PAGE = """query($p: ID!, $n: Int!) { segments(productId: $p, first: $n) { totalCount nodes {
+  id name metrics { totalUsers avgRevenueCents churnRate }
+  product { name }
+  links { linkType percentage plan { name } }
+  plans { name unitPriceCents } } } }"""
+# The run engine and the outbox relay poll these on their own; they are not the request's.
+FINAL = [str(s) for s in FINAL_STATUSES]
+BACKGROUND = {"orchestration_runs", "run_logs", "pending_events", "experiments"}
+
+
+class Commands(monitoring.CommandListener):
+    def __init__(self) -> None:
+        self.names: list[tuple[str, str]] = []
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        target = event.command.get(event.command_name)
+        if isinstance(target, str) and target not in BACKGROUND:
+            self.names.append((event.command_name, target))
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
+@pytest_asyncio.fixture
+async def counted(settings: Settings, services: Services) -> AsyncIterator[Commands]:
+    """Beanie's documents bound to a client with the listener, for this test only."""
+    listener = Commands()
+    client = client_for(str(settings.mongodb_url), settings, [listener])
+    await init_beanie(database=client[settings.mongodb_db], document_models=list(ALL_MODELS))
+    try:
+        yield listener
+    finally:
+        await init_beanie(database=services.database.db, document_models=list(ALL_MODELS))
+        await client.close()
+
+
+async def fill(client: GraphQLClient, tenant: TenantScope, segments: int) -> str:
+    """Segments and links written directly: through the API each would start a metrics run."""
+    product = await catalog.product(client)
+    plans = [await catalog.plan(client, product["id"], f"P{i}", 1000 * (i + 1)) for i in range(3)]
+    pid = PydanticObjectId(product["id"])
+    docs = [
+        CustomerSegment(tenant_id=tenant.tenant_id, product_id=pid, name=f"S{i}")
+        for i in range(segments)
+    ]
+    await CustomerSegment.insert_many(docs)
+    stored = await tenant.find(CustomerSegment, {"product_id": pid}).sort("_id").to_list()
+    links = [
+        SegmentPlanLink(
+            tenant_id=tenant.tenant_id,
+            product_id=pid,
+            segment_id=segment.id,
+            plan_id=PydanticObjectId(plans[i % 3]["id"]),
+        )
+        for i, segment in enumerate(stored)
+    ]
+    await SegmentPlanLink.insert_many(links)
+    return product["id"]
+
+
+async def quiet() -> None:
+    """No run of any test still working: its queries would be counted too."""
+    for _ in range(300):
+        busy = await OrchestrationRun.find({"status": {"$nin": FINAL}}).count()
+        if not busy:
+            return
+        await asyncio.sleep(0.1)
+
+
+async def round_trips(client: GraphQLClient, counted: Commands, product: str, n: int) -> int:
+    await quiet()
+    counted.names.clear()
+    data = await client.data(PAGE, {"p": product, "n": n})
+    assert len(data["segments"]["nodes"]) == n
+    assert all(len(node["plans"]) == 1 for node in data["segments"]["nodes"])
+    return len(counted.names)
+
+
+async def test_a_page_of_100_segments_costs_as_many_round_trips_as_a_page_of_5(
+    client: GraphQLClient, tenant: TenantScope, counted: Commands
+):
+    product = await fill(client, tenant, 100)
+    small = await round_trips(client, counted, product, 5)
+    large = await round_trips(client, counted, product, 100)
+    assert large == small, counted.names
+    # page, count, products, links, plans: five, whatever the page size.
+    assert [name for name in counted.names if name[1] != "api_keys"] == [
+        ("find", "customer_segments"),
+        ("aggregate", "customer_segments"),
+        ("find", "products"),
+        ("find", "segment_plan_links"),
+        ("find", "pricing_plans"),
+    ], counted.names

@@ -1,0 +1,120 @@
+"""Segments: create with a filter or SQL, metrics recomputed by a run, versions, delete."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+from beanie import PydanticObjectId
+
+from app.models import Customer, CustomerSegment, TenantScope
+from tests.support import catalog
+from tests.support.catalog import own_client, own_fixture, own_scope  # noqa: F401
+from tests.support.graphql import GraphQLClient
+
+METRICS = """subscription($p: ID!) { segmentMetricsUpdated(productId: $p) {
+  segmentId segment { name metrics { totalUsers activeUsers avgRevenueCents churnRate } } } }"""
+UPDATE = """mutation($input: UpdateSegmentInput!) { updateSegment(input: $input) { __typename
+  ... on CustomerSegment { revision filter sqlWhere versions { number reason } }
+  ... on Error { message } } }"""
+RESTORE = """mutation($id: ID!, $r: Int!, $n: Int!) { restoreSegmentVersion(id: $id,
+  revision: $r, number: $n) { __typename ... on CustomerSegment { name filter sqlWhere } } }"""
+
+
+async def plant(tenant: TenantScope, product_id: str) -> list[Customer]:
+    rows = [
+        ("eu", 5000, None),
+        ("eu", 15000, None),
+        ("eu", 30000, datetime(2025, 1, 1, tzinfo=UTC)),
+        ("na", 20000, None),
+    ]
+    customers = [
+        Customer(
+            tenant_id=tenant.tenant_id,
+            product_id=PydanticObjectId(product_id),
+            external_id=f"c{i}",
+            region=region,
+            monthly_revenue_cents=revenue,
+            signup_at=datetime(2024, 1, 1, tzinfo=UTC),
+            churned_at=churned,
+        )
+        for i, (region, revenue, churned) in enumerate(rows)
+    ]
+    await Customer.insert_many(customers)
+    return customers
+
+
+async def test_a_sql_segment_gets_metrics_from_a_run(client: GraphQLClient, tenant, worker):
+    product = await catalog.product(client)
+    await plant(tenant, product["id"])
+    async with client.subscribe(METRICS, {"p": product["id"]}) as events:
+        created = await catalog.segment(
+            client,
+            product["id"],
+            "EU over 100 dollars",
+            sqlWhere="region = 'eu' AND monthly_revenue_cents > 10000",
+        )
+        assert created["filter"] == {
+            "$and": [
+                {"region": {"$eq": "eu"}},
+                {"monthly_revenue_cents": {"$gt": 10000}},
+            ]
+        }
+        event = (await asyncio.wait_for(events.next(), 15))["segmentMetricsUpdated"]
+    # Planted: two EU customers above 10000 cents, one of them churned.
+    assert event["segmentId"] == created["id"]
+    assert event["segment"]["metrics"] == {
+        "totalUsers": 2,
+        "activeUsers": 1,
+        "avgRevenueCents": 15000,
+        "churnRate": 0.5,
+    }
+
+
+async def test_a_hostile_filter_is_rejected_and_nothing_is_created(client: GraphQLClient, tenant):
+    product = await catalog.product(client)
+    result = await catalog.segment(
+        client, product["id"], "evil", filter={"$where": "function() { return true }"}
+    )
+    assert result["__typename"] == "ValidationError"
+    assert result["fields"] == [
+        {"path": ["input", "filter", "$where"], "message": "operator not allowed here"}
+    ]
+    pid = PydanticObjectId(product["id"])
+    assert await tenant.find(CustomerSegment, {"product_id": pid}).count() == 0
+
+
+async def settled(client: GraphQLClient, segment_id: str) -> int:
+    """The revision once the metrics run a change started has stored its result."""
+    query = "query($id: ID!) { segment(id: $id) { revision metrics { computedAt } } }"
+    seen: list[tuple[int, str]] = []
+    for _ in range(200):
+        found = (await client.data(query, {"id": segment_id}))["segment"]
+        seen.append((found["revision"], found["metrics"]["computedAt"]))
+        if seen[-1][1] and len(seen) >= 3 and len(set(seen[-3:])) == 1:
+            return found["revision"]
+        await asyncio.sleep(0.1)
+    raise TimeoutError(seen[-1])
+
+
+async def test_restoring_a_segment_version_brings_back_its_filter(client: GraphQLClient, worker):
+    product = await catalog.product(client)
+    created = await catalog.segment(client, product["id"], "EU", filter={"region": "eu"})
+    revision = await settled(client, created["id"])
+    change = {
+        "id": created["id"],
+        "revision": revision,
+        "sqlWhere": "region = 'na'",
+        "reason": "NA",
+    }
+    updated = (await client.data(UPDATE, {"input": change}))["updateSegment"]
+    assert updated["filter"] == {"region": {"$eq": "na"}}
+    assert [(v["number"], v["reason"]) for v in updated["versions"]] == [(2, "NA"), (1, "created")]
+    revision = await settled(client, created["id"])
+    restored = await client.data(RESTORE, {"id": created["id"], "r": revision, "n": 1})
+    assert restored["restoreSegmentVersion"] == {
+        "__typename": "CustomerSegment",
+        "name": "EU",
+        "filter": {"region": "eu"},
+        "sqlWhere": "",
+    }
