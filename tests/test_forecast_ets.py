@@ -150,8 +150,7 @@ def test_aicc_is_infinite_when_there_are_too_few_observations() -> None:
 def test_log_likelihood_equals_statsmodels_at_its_own_estimates(
     code: str, kwargs: dict[str, object]
 ) -> None:
-    """Cross-check with statsmodels' ETSModel (dev dependency; skipped without it)."""
-    pytest.importorskip("statsmodels")
+    """Cross-check with statsmodels' ETSModel (a development dependency)."""
     import warnings
 
     from statsmodels.tsa.exponential_smoothing.ets import ETSModel

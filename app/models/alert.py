@@ -6,6 +6,7 @@ from datetime import date, datetime
 from enum import StrEnum
 
 from beanie import PydanticObjectId
+from pymongo import IndexModel
 
 from app.models.base import TenantDocument
 
@@ -42,4 +43,9 @@ class Alert(TenantDocument):
 
     class Settings:
         name = "alerts"
-        indexes = [[("tenant_id", 1), ("series_id", 1), ("kind", 1), ("period", 1)]]
+        # One alert per series, kind and month, even when two runs look at once.
+        indexes = [
+            IndexModel(
+                [("tenant_id", 1), ("series_id", 1), ("kind", 1), ("period", 1)], unique=True
+            )
+        ]

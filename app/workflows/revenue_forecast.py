@@ -11,8 +11,9 @@ from typing import Any
 
 import numpy as np
 from bson import ObjectId
+from pymongo.errors import DuplicateKeyError
 
-from app.analytics.anomaly import revenue_drops
+from app.analytics.anomaly import Anomaly, revenue_drops
 from app.analytics.forecast import ForecastResult, forecast_many
 from app.errors import ValidationFailed
 from app.jobs.engine import StepContext, Workflow, register
@@ -110,6 +111,13 @@ async def alerts_step(step: StepContext) -> dict[str, Any]:
     return {"alerts": raised}
 
 
+def describe(anomaly: Anomaly, period: date, currency: str) -> str:
+    return (
+        f"revenue of {period:%B %Y} is {anomaly.deviation_pct or 0:.0f}% against the "
+        f"{anomaly.expected / 100:,.0f} {currency} its trend and season lead to expect"
+    )
+
+
 async def raise_alerts(ctx: ResolverCtx, doc: RevenueSeries) -> int:
     report = revenue_drops(
         np.array([p.revenue_cents for p in doc.points], dtype=float), last=RECENT_MONTHS
@@ -118,27 +126,24 @@ async def raise_alerts(ctx: ResolverCtx, doc: RevenueSeries) -> int:
     for anomaly in report.anomalies:
         period = doc.points[anomaly.index].period
         key = {"series_id": doc.id, "kind": AlertKind.REVENUE_DROP, "period": period}
-        if await ctx.scope.find(Alert, key).count():
-            continue  # already raised for this month
-        alert = await ctx.scope.insert(
-            Alert(
-                tenant_id=ctx.tenant_id,
-                product_id=doc.product_id,
-                plan_id=doc.plan_id,
-                segment_id=doc.segment_id,
-                severity=anomaly.severity,
-                actual=anomaly.actual,
-                expected=anomaly.expected,
-                deviation_percent=anomaly.deviation_pct,
-                z_score=anomaly.z,
-                message=(
-                    f"revenue of {period:%B %Y} is {anomaly.deviation_pct:.0f}% against the "
-                    f"{anomaly.expected / 100:,.0f} {doc.currency} the series' trend and season "
-                    "lead to expect"
-                ),
-                **key,
+        try:
+            alert = await ctx.scope.insert(
+                Alert(
+                    tenant_id=ctx.tenant_id,
+                    product_id=doc.product_id,
+                    plan_id=doc.plan_id,
+                    segment_id=doc.segment_id,
+                    severity=anomaly.severity,
+                    actual=anomaly.actual,
+                    expected=anomaly.expected,
+                    deviation_percent=anomaly.deviation_pct,
+                    z_score=anomaly.z,
+                    message=describe(anomaly, period, doc.currency),
+                    **key,
+                )
             )
-        )
+        except DuplicateKeyError:
+            continue  # another run raised it a moment ago
         await ctx.publish(ALERT_TOPIC, "alertRaised", {"alertId": str(alert.id)})
         raised += 1
     return raised
