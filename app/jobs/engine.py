@@ -79,6 +79,7 @@ class Workflow:
     plan: Planner  # the steps of a new run, from its parameters and the data
     steps: dict[str, StepFunction]  # by RunStep.kind
     retries: int = 3
+    validate: Callable[[dict[str, Any]], None] | None = None  # raises ValidationFailed
 
 
 WORKFLOWS: dict[str, Workflow] = {}

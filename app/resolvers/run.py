@@ -6,6 +6,7 @@ from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from typing import Any
 
+import app.workflows  # noqa: F401 - registers the workflows
 from app.bus import Event
 from app.errors import Conflict, ValidationFailed
 from app.jobs.engine import WORKFLOWS, Engine, log_topic, run_summary, run_topic
@@ -14,7 +15,6 @@ from app.models import Product
 from app.models.run import FINAL_STATUSES, LogLevel, OrchestrationRun, RunStatus, WorkflowType
 from app.resolvers.ctx import ResolverCtx
 from app.resolvers.usage import charge_expensive
-from app.workflows.segment_metrics import VALIDATORS
 
 MAX_PARAMETERS_BYTES = 16_384
 DEFAULT_TIMEOUT = 1800
@@ -46,8 +46,9 @@ async def start(
         raise ValidationFailed.single("input.timeoutSeconds", f"must be 1 to {MAX_TIMEOUT}")
     if len(repr(parameters)) > MAX_PARAMETERS_BYTES:
         raise ValidationFailed.single("input.parameters", "too large")
-    if name in VALIDATORS:
-        VALIDATORS[name](parameters)
+    validate = WORKFLOWS[name].validate
+    if validate is not None:
+        validate(parameters)
     product = await ctx.scope.require(Product, product_id) if product_id else None
     if charge:
         await charge_expensive(ctx.services, ctx.principal, WORKFLOWS[name].description, 1)

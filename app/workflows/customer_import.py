@@ -25,7 +25,6 @@ from app.resolvers.customer_import import (
     records,
 )
 from app.resolvers.segment import refresh_metrics
-from app.workflows import segment_metrics
 
 BATCH = 5000
 PROGRESS_EVERY = 20_000
@@ -180,6 +179,6 @@ WORKFLOW = register(
             "metrics": metrics_step,
             "cleanup": cleanup_step,
         },
+        validate=validate,
     )
 )
-segment_metrics.VALIDATORS[WORKFLOW.name] = validate  # the run engine's one registry

@@ -22,7 +22,6 @@ from app.models.base import utcnow
 from app.models.revenue import ForecastPoint, RevenueSeries, SeriesForecast
 from app.models.run import LogLevel, OrchestrationRun, RunStep, WorkflowType
 from app.resolvers.ctx import ResolverCtx
-from app.workflows import segment_metrics
 
 BATCH = 200
 LEVEL = 95.0
@@ -156,6 +155,6 @@ WORKFLOW = register(
         description="Forecast revenue and subscriptions, and raise anomaly alerts",
         plan=plan,
         steps={"forecast": forecast_step, "alerts": alerts_step},
+        validate=validate,
     )
 )
-segment_metrics.VALIDATORS[WORKFLOW.name] = validate

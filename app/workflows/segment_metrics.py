@@ -69,6 +69,6 @@ WORKFLOW = register(
         description="Recompute every segment's metrics from the customer records",
         plan=plan,
         steps={"segment": segment_step, "summary": summary_step},
+        validate=validate,
     )
 )
-VALIDATORS = {WORKFLOW.name: validate}
