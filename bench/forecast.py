@@ -211,7 +211,7 @@ def interval_coverage(series: list[np.ndarray]) -> None:
     for r in results:
         models[r.model] = models.get(r.model, 0) + 1
     chosen = ", ".join(f"{k} {v}" for k, v in sorted(models.items(), key=lambda kv: -kv[1]))
-    print(f"- models chosen at the official origin: {chosen}\n")
+    print(f"- models chosen at the official origin: {chosen}\n", flush=True)
 
 
 def accuracy(workers: int, sm_series: int) -> None:
@@ -228,6 +228,8 @@ def accuracy(workers: int, sm_series: int) -> None:
     rep_sn, t_sn = backtest(series, snaive)
     print(f"### All {len(series)} series ({rep_ours.n_forecasts} forecasts of 18 months)\n")
     table([("seasonal naive", rep_sn, t_sn), ("ours: ETS auto (AICc)", rep_ours, t_ours)])
+    print("### Our prediction intervals on the official M3 holdout (18 months)\n")
+    interval_coverage(series)
     try:
         import statsmodels  # noqa: F401
     except ImportError:
@@ -250,8 +252,6 @@ def accuracy(workers: int, sm_series: int) -> None:
     )
     table([(name, rep, secs) for name, (rep, secs) in rows])
     print(f"statsmodels fell back to seasonal naive on {sm.fallbacks} windows.\n")
-    print("### Our prediction intervals on the official M3 holdout (18 months)\n")
-    interval_coverage(series)
 
 
 def main() -> None:

@@ -139,6 +139,12 @@ def test_short_series_are_not_scored_and_say_why() -> None:
     assert report.anomalies == () and report.warnings
 
 
+def test_under_three_seasons_warns_that_detection_is_weak() -> None:
+    report = detect_anomalies(revenue(np.random.default_rng(11), n=30))
+    assert report.seasonal
+    assert any("3 full seasons" in w for w in report.warnings)
+
+
 def test_under_two_seasons_warns_that_seasonality_is_not_modelled() -> None:
     report = detect_anomalies(revenue(np.random.default_rng(10), n=20))
     assert not report.seasonal

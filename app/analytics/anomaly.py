@@ -62,7 +62,7 @@ class Anomaly:
     index: int
     actual: float
     expected: float
-    z: float  # robust z-score; negative = below expectation
+    z: float  # robust z-score on the normal scale; negative = below expectation
     severity: str  # "low" | "medium" | "high"
     direction: str  # "down" | "up"
     deviation_pct: float | None  # 100 (actual / expected - 1); None if expected is 0
@@ -104,6 +104,11 @@ def detect_anomalies(
     seasonal = period >= 2 and x.size >= 2 * period
     if period >= 2 and not seasonal:
         warnings.append("fewer than 2 full seasons: seasonality not modelled")
+    elif seasonal and x.size < 3 * period:
+        warnings.append(
+            "fewer than 3 full seasons: a one-off anomaly is partly absorbed by the "
+            "seasonal profile, so detection is weak"
+        )
     design = _design(x.size, period if seasonal else 1)
     if x.size - design.shape[1] < 4:
         return _empty(x, use_log, [*warnings, "too few observations for the trend model"])
@@ -121,19 +126,46 @@ def detect_anomalies(
     )
 
 
-def revenue_drops(y: npt.ArrayLike, **kwargs: object) -> AnomalyReport:
+def revenue_drops(
+    y: npt.ArrayLike,
+    *,
+    period: int = 12,
+    log_scale: bool | None = None,
+    min_change: float = 0.05,
+    last: int | None = None,
+) -> AnomalyReport:
     """Unusually low revenue months (direction "down")."""
-    return detect_anomalies(y, direction="down", **kwargs)  # type: ignore[arg-type]
+    return detect_anomalies(
+        y, period=period, direction="down", log_scale=log_scale, min_change=min_change, last=last
+    )
 
 
-def churn_spikes(y: npt.ArrayLike, **kwargs: object) -> AnomalyReport:
+def churn_spikes(
+    y: npt.ArrayLike,
+    *,
+    period: int = 12,
+    log_scale: bool | None = None,
+    min_change: float = 0.05,
+    last: int | None = None,
+) -> AnomalyReport:
     """Unusually high churn months (direction "up")."""
-    return detect_anomalies(y, direction="up", **kwargs)  # type: ignore[arg-type]
+    return detect_anomalies(
+        y, period=period, direction="up", log_scale=log_scale, min_change=min_change, last=last
+    )
 
 
-def price_anomalies(y: npt.ArrayLike, **kwargs: object) -> AnomalyReport:
+def price_anomalies(
+    y: npt.ArrayLike,
+    *,
+    period: int = 12,
+    log_scale: bool | None = None,
+    min_change: float = 0.05,
+    last: int | None = None,
+) -> AnomalyReport:
     """Unusual prices in either direction."""
-    return detect_anomalies(y, direction="both", **kwargs)  # type: ignore[arg-type]
+    return detect_anomalies(
+        y, period=period, direction="both", log_scale=log_scale, min_change=min_change, last=last
+    )
 
 
 def severity(z: float, thresholds: tuple[float, float, float] = SEVERITY_THRESHOLDS) -> str | None:

@@ -15,7 +15,10 @@ Method (Hyndman & Athanasopoulos, "Forecasting: Principles and Practice", 3rd ed
 * intervals: for the linear (additive-error, additive-season) models the exact
   h-step variance sigma^2 [1 + sum c_j^2] (HKOS 6.3; FPP3 table 8.8); for the
   multiplicative models quantiles of paths simulated from the fitted state space
-  model with Gaussian innovations (FPP3 8.7). sigma^2 = SSE / (n - k);
+  model with Gaussian innovations (FPP3 8.7). sigma^2 = SSE / (n - k). Both add
+  the variance from estimating the seed states (``ets.seed_variance``), which
+  the textbook formulas leave out and which matters for short series; the
+  smoothing parameters are still treated as known;
 * fallbacks: a constant series is forecast as that constant with zero-width
   intervals; with fewer than 5 observations (or no valid candidate) a random walk
   with Student-t intervals, df = n - 1, widening with sqrt(h) (FPP3 5.2, 5.5);
