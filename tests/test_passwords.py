@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 
 import pytest
@@ -71,10 +72,12 @@ def test_current_hash_does_not_need_rehash(encoded: str) -> None:
     assert not needs_rehash(encoded)
 
 
-def test_hash_with_weaker_parameters_needs_rehash(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(passwords, "N", 2**14)
-    weaker = hash_password(GOOD)
-    monkeypatch.undo()
+def test_hash_with_weaker_parameters_needs_rehash() -> None:
+    # A hash stored by an older release with n = 2**14, written out in the documented format.
+    salt = b"0123456789abcdef"
+    key = hashlib.scrypt(GOOD.encode(), salt=salt, n=2**14, r=8, p=1, dklen=32)
+    b64 = lambda raw: base64.urlsafe_b64encode(raw).rstrip(b"=").decode()  # noqa: E731
+    weaker = f"scrypt${2**14}$8$1${b64(salt)}${b64(key)}"
     assert verify_password(GOOD, weaker)
     assert needs_rehash(weaker)
 
