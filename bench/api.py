@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.harness import Result, drive, server, table
+from bench.harness import drive_all, server, table
 
 OPERATIONS = {
     "baseline `{ __typename }`": {"query": "{ __typename }"},
@@ -36,10 +36,7 @@ async def main(clients: int, seconds: float) -> None:
         "REQUEST_WINDOW_SECONDS": "0.001",
     }
     with server(**env) as (url, key):
-        results: list[Result] = []
-        for name, body in OPERATIONS.items():
-            await drive(url, key, name, body, clients, 1.0)  # warm-up
-            results.append(await drive(url, key, name, body, clients, seconds))
+        results = await drive_all(url, key, OPERATIONS, clients, seconds)
     print(f"clients={clients} seconds={seconds}")
     print(table(results))
 

@@ -19,7 +19,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.harness import Result, drive, server, table
+from bench.harness import drive_all, server, table
 
 PAGE = (
     "query($p: ID!) { segments(productId: $p, first: 100) { totalCount nodes { id name "
@@ -78,10 +78,7 @@ async def main(clients: int, seconds: float) -> None:
                 "variables": {"p": product},
             },
         }
-        results: list[Result] = []
-        for name, body in operations.items():
-            await drive(url, key, name, body, clients, 1.0)  # warm-up
-            results.append(await drive(url, key, name, body, clients, seconds))
+        results = await drive_all(url, key, operations, clients, seconds)
     print(f"clients={clients} seconds={seconds}")
     print(table(results))
 

@@ -22,7 +22,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.harness import Result, drive, server, table
+from bench.harness import drive_all, server, table
 
 BASELINE = {"query": "{ __typename }"}
 RECORD = (
@@ -83,10 +83,7 @@ async def main(clients: int, seconds: float, batch: int) -> None:
                 "variables": {"id": experiment_id, "units": units},
             },
         }
-        results: list[Result] = []
-        for name, body in operations.items():
-            await drive(url, key, name, body, clients, 1.0)  # warm-up
-            results.append(await drive(url, key, name, body, clients, seconds))
+        results = await drive_all(url, key, operations, clients, seconds)
     baseline = results[0].rps
     print(f"clients={clients} seconds={seconds} batch={batch}")
     print(table(results))

@@ -61,6 +61,17 @@ async def drive(
     return Result(name, len(latencies), time.perf_counter() - started, latencies)
 
 
+async def drive_all(
+    url: str, key: str, operations: dict[str, Any], clients: int, seconds: float
+) -> list[Result]:
+    """Each operation in turn, after a one-second warm-up; the first is the baseline."""
+    results = []
+    for name, body in operations.items():
+        await drive(url, key, name, body, clients, 1.0)
+        results.append(await drive(url, key, name, body, clients, seconds))
+    return results
+
+
 def table(results: list[Result]) -> str:
     baseline = results[0]
     rows = [
