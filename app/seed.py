@@ -31,6 +31,7 @@ from app.models import (
     TenantScope,
 )
 from app.models.product import Competitor, CompetitorPlan, CostLine, CostPer
+from app.resolvers.segment import refresh_metrics
 
 MONTHS = 36
 START_MONTH = date(2023, 1, 1)
@@ -370,6 +371,8 @@ async def seed(
     ):
         if docs:
             await type(docs[0]).insert_many(docs)
+    for segment in data.segments:  # as the import's metrics step would
+        await refresh_metrics(scope, segment)
     manifest = SeedManifest(
         tenant_id=scope.tenant_id, seed=seed, planted=data.planted, counts=data.counts()
     )

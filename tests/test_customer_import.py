@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import random
-import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from beanie import PydanticObjectId
 
@@ -13,13 +13,14 @@ from app.models import Customer, TenantScope
 from tests.support import catalog
 from tests.support.catalog import own_client, own_fixture, own_scope  # noqa: F401
 from tests.support.graphql import GraphQLClient
+from tests.support.runs import finished, outputs
 
 IMPORT = """mutation($p: ID!, $file: Upload!, $mode: ImportMode!) {
   importCustomers(productId: $p, file: $file, mode: $mode) { __typename
     ... on Run { id } ... on ValidationError { fields { path message } } } }"""
-RUN = """query($id: ID!) { run(id: $id) { status steps { name output } } }"""
 METRICS = """query($id: ID!) { segment(id: $id) { metrics { totalUsers activeUsers
-  avgRevenueCents churnRate } } }"""
+  avgRevenueCents avgUsage engagementScore churnRate
+  growth { periodDays periodStart periodEnd usersAtStart usersAtEnd users revenue usage } } } }"""
 HEADER = (
     "external_id,region,company_size,plan_id,monthly_revenue_cents,usage,signup_at,"
     "churned_at,attributes.tier\n"
@@ -38,20 +39,6 @@ async def upload(client: GraphQLClient, product_id: str, csv: str, mode: str) ->
     body = response.json()
     assert "errors" not in body, body
     return body["data"]["importCustomers"]
-
-
-async def finished(client: GraphQLClient, run_id: str, seconds: float = 600) -> dict:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        run = (await client.data(RUN, {"id": run_id}))["run"]
-        if run["status"] in ("COMPLETED", "FAILED", "STOPPED"):
-            return run
-        await asyncio.sleep(0.2)
-    raise TimeoutError(run_id)
-
-
-def outputs(run: dict) -> dict:
-    return {step["name"]: step["output"] for step in run["steps"]}
 
 
 SMALL = HEADER + (
@@ -106,17 +93,40 @@ async def test_an_unknown_column_rejects_the_file(client: GraphQLClient, worker)
     assert "unknown columns: $where" in report["errors"][0]["message"]
 
 
-def synthetic(count: int, seed: int = 11) -> tuple[str, list[tuple[str, int, bool]]]:
+@dataclass(frozen=True)
+class Row:
+    region: str
+    revenue: int
+    usage: float
+    signup: datetime
+    churn: datetime | None
+
+    def active_at(self, moment: datetime) -> bool:
+        return self.signup <= moment and (self.churn is None or self.churn > moment)
+
+
+def synthetic(count: int, seed: int = 11) -> tuple[str, list[Row]]:
+    """Signups over two years, a sixth of them churned since, usage higher in the EU: dates are
+    whole days, so no row falls on the growth period's boundary (a moment of today)."""
     rng = random.Random(seed)
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     lines, truth = [HEADER], []
     for i in range(count):
         region = rng.choice(("eu", "na", "apac"))
         revenue = rng.randrange(0, 100_000)
-        churned = rng.random() < 0.15
-        end = "2025-01-01" if churned else ""
-        lines.append(f"c{i},{region},smb,,{revenue},1,2024-01-01,{end},\n")
-        truth.append((region, revenue, churned))
+        usage = round(rng.uniform(0, 20 if region == "eu" else 10), 2)
+        signup = today - timedelta(days=rng.randrange(1, 730))
+        churn = None
+        if rng.random() < 0.15:
+            churn = signup + timedelta(days=rng.randrange(1, (today - signup).days + 1))
+        end = churn.date().isoformat() if churn else ""
+        lines.append(f"c{i},{region},smb,,{revenue},{usage},{signup.date()},{end},\n")
+        truth.append(Row(region, revenue, usage, signup, churn))
     return "".join(lines), truth
+
+
+def change(before: float, after: float) -> float:
+    return (after - before) / before
 
 
 async def test_100k_customers_import_with_metrics_matching_an_independent_count(
@@ -129,13 +139,33 @@ async def test_100k_customers_import_with_metrics_matching_an_independent_count(
     run = await finished(client, started["id"])
     assert run["status"] == "COMPLETED", run
     assert outputs(run)["write"] == {"written": 100_000}
-    eu = [(revenue, churned) for region, revenue, churned in truth if region == "eu"]
-    active = [revenue for revenue, churned in eu if not churned]
     metrics = (await client.data(METRICS, {"id": segment["id"]}))["segment"]["metrics"]
+    eu = [row for row in truth if row.region == "eu"]
+    active = [row for row in eu if row.churn is None]
     assert metrics["totalUsers"] == len(eu)
     assert metrics["activeUsers"] == len(active)
-    assert metrics["avgRevenueCents"] == round(sum(active) / len(active))
+    assert metrics["avgRevenueCents"] == round(sum(r.revenue for r in active) / len(active))
     assert abs(metrics["churnRate"] - (len(eu) - len(active)) / len(eu)) < 1e-12
+    eu_usage = sum(r.usage for r in active) / len(active)
+    all_active = [row for row in truth if row.churn is None]
+    product_usage = sum(r.usage for r in all_active) / len(all_active)
+    assert abs(metrics["avgUsage"] - eu_usage) < 1e-9
+    assert abs(metrics["engagementScore"] - 100 * eu_usage / product_usage) < 1e-9
+    assert metrics["engagementScore"] > 130  # the planted EU usage is twice the others'
+
+    growth = metrics["growth"]
+    assert growth["periodDays"] == 90
+    start, end = (datetime.fromisoformat(growth[k]) for k in ("periodStart", "periodEnd"))
+    assert end - start == timedelta(days=90)
+    before = [row for row in eu if row.active_at(start)]
+    after = [row for row in eu if row.active_at(end)]
+    assert (growth["usersAtStart"], growth["usersAtEnd"]) == (len(before), len(after))
+    assert abs(growth["users"] - change(len(before), len(after))) < 1e-12
+    revenue = change(sum(r.revenue for r in before), sum(r.revenue for r in after))
+    assert abs(growth["revenue"] - revenue) < 1e-12
+    usage = change(sum(r.usage for r in before), sum(r.usage for r in after))
+    assert abs(growth["usage"] - usage) < 1e-9
+    assert 0.05 < growth["users"] < 0.2  # steady signups over two years, net of churn
 
 
 async def test_a_plain_value_instead_of_a_file_is_a_validation_error(client: GraphQLClient):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from beanie import PydanticObjectId
 
@@ -11,6 +11,7 @@ from app.models import Customer, CustomerSegment, TenantScope
 from tests.support import catalog
 from tests.support.catalog import own_client, own_fixture, own_scope  # noqa: F401
 from tests.support.graphql import GraphQLClient
+from tests.support.runs import finished
 
 METRICS = """subscription($p: ID!) { segmentMetricsUpdated(productId: $p) {
   segmentId segment { name metrics { totalUsers activeUsers avgRevenueCents churnRate } } } }"""
@@ -118,3 +119,42 @@ async def test_restoring_a_segment_version_brings_back_its_filter(client: GraphQ
         "filter": {"region": "eu"},
         "sqlWhere": "",
     }
+
+
+GROWTH = """query($id: ID!) { segment(id: $id) { metrics { growth {
+  periodDays usersAtStart usersAtEnd users } } } }"""
+RECOMPUTE = """mutation($p: ID!, $days: Int) { recomputeSegmentMetrics(productId: $p,
+  growthPeriodDays: $days) { __typename ... on Run { id } ... on ValidationError {
+  fields { path message } } } }"""
+
+
+async def test_growth_is_measured_over_the_period_asked_for(client: GraphQLClient, tenant, worker):
+    product = await catalog.product(client)
+    now = datetime.now(UTC)
+    customers = [
+        Customer(
+            tenant_id=tenant.tenant_id,
+            product_id=PydanticObjectId(product["id"]),
+            external_id=f"g{i}",
+            signup_at=now - timedelta(days=days),
+        )
+        for i, days in enumerate((400, 300, 200, 20, 10))
+    ]
+    await Customer.insert_many(customers)
+    segment = await catalog.segment(client, product["id"], "All", sqlWhere="usage >= 0")
+    await settled(client, segment["id"])
+    growth = (await client.data(GROWTH, {"id": segment["id"]}))["segment"]["metrics"]["growth"]
+    # Planted: over the default 90 days, 3 customers grew to 5.
+    assert growth == {"periodDays": 90, "usersAtStart": 3, "usersAtEnd": 5, "users": 2 / 3}
+
+    run = await client.data(RECOMPUTE, {"p": product["id"], "days": 365})
+    assert (await finished(client, run["recomputeSegmentMetrics"]["id"]))["status"] == "COMPLETED"
+    growth = (await client.data(GROWTH, {"id": segment["id"]}))["segment"]["metrics"]["growth"]
+    assert growth == {"periodDays": 365, "usersAtStart": 1, "usersAtEnd": 5, "users": 4.0}
+
+    refused = await client.data(RECOMPUTE, {"p": product["id"], "days": 0})
+    assert refused["recomputeSegmentMetrics"]["fields"][0]["path"] == [
+        "input",
+        "parameters",
+        "growthPeriodDays",
+    ]

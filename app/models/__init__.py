@@ -16,7 +16,7 @@ from app.models.revenue import RevenuePoint, RevenueSeries
 from app.models.run import OrchestrationRun, RunLog
 from app.models.secret import TenantSecret
 from app.models.seed import SeedManifest
-from app.models.segment import CustomerSegment, SegmentMetrics
+from app.models.segment import CustomerSegment, SegmentGrowth, SegmentMetrics
 from app.models.upload import UploadChunk
 from app.models.version import DataVersion
 
@@ -66,6 +66,7 @@ __all__ = [
     "RevenueSeries",
     "RunLog",
     "SeedManifest",
+    "SegmentGrowth",
     "SegmentMetrics",
     "SegmentPlanLink",
     "TenantDocument",

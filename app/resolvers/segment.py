@@ -4,7 +4,7 @@ versions and restores."""
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from bson import ObjectId
@@ -15,6 +15,7 @@ from app.models import (
     Customer,
     CustomerSegment,
     Product,
+    SegmentGrowth,
     SegmentMetrics,
     SegmentPlanLink,
     TenantScope,
@@ -27,40 +28,109 @@ from app.resolvers.product import DESCRIPTION_MAX, NAME_MAX
 from app.resolvers.segment_filter import parse_sql_where, validate_filter
 
 
-def metrics_pipeline(scope: TenantScope, segment: CustomerSegment) -> list[dict[str, Any]]:
+def _active_at(moment: datetime) -> dict[str, Any]:
+    """A customer counts as active from signup until churn."""
+    return {
+        "$and": [
+            {"$lte": ["$signup_at", moment]},
+            {
+                "$or": [
+                    {"$eq": [{"$ifNull": ["$churned_at", None]}, None]},
+                    {"$gt": ["$churned_at", moment]},
+                ]
+            },
+        ]
+    }
+
+
+def _sum_if(condition: dict[str, Any], value: Any) -> dict[str, Any]:
+    return {"$sum": {"$cond": [condition, value, 0]}}
+
+
+def metrics_pipeline(
+    scope: TenantScope, segment: CustomerSegment, start: datetime, end: datetime
+) -> list[dict[str, Any]]:
     is_active = {"$eq": [{"$ifNull": ["$churned_at", None]}, None]}
+    group: dict[str, Any] = {
+        "_id": None,
+        "total": {"$sum": 1},
+        "active": _sum_if(is_active, 1),
+        "active_revenue": _sum_if(is_active, "$monthly_revenue_cents"),
+        "active_usage": _sum_if(is_active, "$usage"),
+    }
+    for label, moment in (("start", start), ("end", end)):
+        group[f"users_{label}"] = _sum_if(_active_at(moment), 1)
+        group[f"revenue_{label}"] = _sum_if(_active_at(moment), "$monthly_revenue_cents")
+        group[f"usage_{label}"] = _sum_if(_active_at(moment), "$usage")
     return [
         {"$match": scope.filter({**segment.filter, "product_id": segment.product_id})},
-        {
-            "$group": {
-                "_id": None,
-                "total": {"$sum": 1},
-                "active": {"$sum": {"$cond": [is_active, 1, 0]}},
-                "active_revenue": {"$sum": {"$cond": [is_active, "$monthly_revenue_cents", 0]}},
-            }
-        },
+        {"$group": group},
     ]
 
 
-async def compute_metrics(scope: TenantScope, segment: CustomerSegment) -> SegmentMetrics:
-    collection = Customer.get_pymongo_collection()
-    cursor = await collection.aggregate(metrics_pipeline(scope, segment))
+async def _aggregate_one(pipeline: list[dict[str, Any]]) -> dict[str, Any] | None:
+    cursor = await Customer.get_pymongo_collection().aggregate(pipeline)
     rows = await cursor.to_list()
-    if not rows:
-        return SegmentMetrics(computed_at=utcnow())
-    row = rows[0]
+    return rows[0] if rows else None
+
+
+async def _product_usage_per_active(scope: TenantScope, product_id: Any) -> float:
+    row = await _aggregate_one(
+        [
+            {"$match": scope.filter({"product_id": product_id, "churned_at": None})},
+            {"$group": {"_id": None, "n": {"$sum": 1}, "usage": {"$sum": "$usage"}}},
+        ]
+    )
+    return row["usage"] / row["n"] if row and row["n"] else 0.0
+
+
+def _change(start: float, end: float) -> float | None:
+    return (end - start) / start if start else None
+
+
+def _growth(row: dict[str, Any], days: int, start: datetime, end: datetime) -> SegmentGrowth:
+    """Customers carry today's revenue and usage, no history: growth counts who arrived and
+    who left over the period, each at their current revenue and usage."""
+    return SegmentGrowth(
+        period_days=days,
+        period_start=start,
+        period_end=end,
+        users_at_start=row["users_start"],
+        users_at_end=row["users_end"],
+        users=_change(row["users_start"], row["users_end"]),
+        revenue=_change(row["revenue_start"], row["revenue_end"]),
+        usage=_change(row["usage_start"], row["usage_end"]),
+    )
+
+
+async def compute_metrics(
+    scope: TenantScope, segment: CustomerSegment, growth_days: int | None = None
+) -> SegmentMetrics:
+    days = growth_days or segment.metrics.growth.period_days
+    end = utcnow()
+    start = end - timedelta(days=days)
+    row = await _aggregate_one(metrics_pipeline(scope, segment, start, end))
+    if row is None:
+        return SegmentMetrics(growth=SegmentGrowth(period_days=days), computed_at=end)
     total, active = int(row["total"]), int(row["active"])
+    avg_usage = row["active_usage"] / active if active else 0.0
+    product_usage = await _product_usage_per_active(scope, segment.product_id)
     return SegmentMetrics(
         total_users=total,
         active_users=active,
         avg_revenue_cents=round(row["active_revenue"] / active) if active else 0,
+        avg_usage=avg_usage,
+        engagement_score=100 * avg_usage / product_usage if active and product_usage else None,
         churn_rate=(total - active) / total if total else 0.0,
-        computed_at=utcnow(),
+        growth=_growth(row, days, start, end),
+        computed_at=end,
     )
 
 
-async def refresh_metrics(scope: TenantScope, segment: CustomerSegment) -> CustomerSegment:
-    metrics = await compute_metrics(scope, segment)
+async def refresh_metrics(
+    scope: TenantScope, segment: CustomerSegment, growth_days: int | None = None
+) -> CustomerSegment:
+    metrics = await compute_metrics(scope, segment, growth_days)
     return await scope.update(segment, {"metrics": metrics.model_dump()})
 
 

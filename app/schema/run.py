@@ -223,10 +223,17 @@ class RunMutation:
 
     @mutation(Role.ANALYST, description="Recompute every segment's metrics (a run).")
     async def recompute_segment_metrics(
-        self, info: Info, product_id: strawberry.ID | None = None
+        self,
+        info: Info,
+        product_id: strawberry.ID | None = None,
+        growth_period_days: Annotated[
+            int | None,
+            strawberry.argument(description="Growth period from now back; kept per segment."),
+        ] = None,
     ) -> StartRunResult:
+        parameters = {} if growth_period_days is None else {"growthPeriodDays": growth_period_days}
         doc = await use_case.start(
-            info.context.ctx, models.WorkflowType.CUSTOMER_SEGMENTATION, product_id, {}
+            info.context.ctx, models.WorkflowType.CUSTOMER_SEGMENTATION, product_id, parameters
         )
         return Run.from_model(doc)
 

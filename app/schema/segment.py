@@ -27,12 +27,35 @@ if TYPE_CHECKING:
     from app.schema.product import Product
 
 
+@strawberry.type(
+    description="Change from the customers active at the period's start to those active at "
+    "its end, as a fraction (0.1 = +10%); null where the start value is zero. Customers carry "
+    "their current revenue and usage, so revenue and usage growth count arrivals and "
+    "departures at today's values."
+)
+class SegmentGrowth:
+    period_days: int
+    period_start: datetime | None
+    period_end: datetime | None
+    users_at_start: int
+    users_at_end: int
+    users: float | None
+    revenue: float | None
+    usage: float | None
+
+
 @strawberry.type
 class SegmentMetrics:
     total_users: int
     active_users: int
-    avg_revenue_cents: int
-    churn_rate: float
+    avg_revenue_cents: int = strawberry.field(description="Per active customer and month.")
+    avg_usage: float = strawberry.field(description="Per active customer.")
+    engagement_score: float | None = strawberry.field(
+        description="Active customers' mean usage against the product's; 100 = as engaged "
+        "as the product's average active customer."
+    )
+    churn_rate: float = strawberry.field(description="Share of the segment's customers churned.")
+    growth: SegmentGrowth
     computed_at: datetime | None
 
 
@@ -92,7 +115,10 @@ class CustomerSegment:
             description=doc.description,
             filter=cast(JSON, use_case.to_json(doc.filter)),
             sql_where=doc.sql_where,
-            metrics=SegmentMetrics(**doc.metrics.model_dump()),
+            metrics=SegmentMetrics(
+                **doc.metrics.model_dump(exclude={"growth"}),
+                growth=SegmentGrowth(**doc.metrics.growth.model_dump()),
+            ),
             created_at=doc.created_at,
             updated_at=doc.updated_at,
             revision=doc.revision,

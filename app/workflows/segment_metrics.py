@@ -14,6 +14,7 @@ from app.resolvers.ctx import ResolverCtx
 from app.resolvers.segment import refresh_metrics
 
 MAX_THROTTLE = 60.0
+MAX_GROWTH_DAYS = 3660
 
 
 def validate(parameters: dict[str, Any]) -> None:
@@ -24,6 +25,12 @@ def validate(parameters: dict[str, Any]) -> None:
     if not isinstance(throttle, int | float) or not 0 <= throttle <= MAX_THROTTLE:
         raise ValidationFailed.single(
             "input.parameters.throttleSeconds", f"must be a number from 0 to {MAX_THROTTLE}"
+        )
+    days = parameters.get("growthPeriodDays")
+    if days is not None and not (type(days) is int and 1 <= days <= MAX_GROWTH_DAYS):
+        raise ValidationFailed.single(
+            "input.parameters.growthPeriodDays",
+            f"must be a whole number from 1 to {MAX_GROWTH_DAYS}",
         )
 
 
@@ -48,7 +55,8 @@ async def plan(ctx: ResolverCtx, run: OrchestrationRun) -> list[RunStep]:
 async def segment_step(step: StepContext) -> dict[str, Any]:
     """One segment; the throttle spreads the load of a large recomputation over time."""
     segment = await step.ctx.scope.require(CustomerSegment, step.step.input["segmentId"])
-    updated = await refresh_metrics(step.ctx.scope, segment)
+    days = step.run.parameters.get("growthPeriodDays")
+    updated = await refresh_metrics(step.ctx.scope, segment, days)
     data = {"segmentId": str(updated.id), "productId": str(updated.product_id)}
     await step.ctx.publish("segments", "segmentMetricsUpdated", data)
     await step.log(LogLevel.INFO, f"{segment.name}: {updated.metrics.total_users} customers")
