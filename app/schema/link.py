@@ -18,6 +18,7 @@ from app.resolvers import link as use_case
 from app.schema.context import Info
 from app.schema.errors import ConflictError, NotFoundError, ValidationError
 from app.schema.fields import mutation, query, subscription
+from app.schema.related import Related, plan_of
 
 if TYPE_CHECKING:
     from app.schema.plan import PricingPlan
@@ -37,14 +38,11 @@ class SegmentPlanLink:
     updated_at: datetime
     revision: int
 
-    @strawberry.field
-    async def plan(
-        self, info: Info
-    ) -> Annotated[PricingPlan, strawberry.lazy("app.schema.plan")] | None:
-        from app.schema.plan import PricingPlan
+    related: strawberry.Private[Related | None] = None
 
-        doc = await info.context.loaders.plan.load(ObjectId(self.plan_id))
-        return PricingPlan.from_model(doc) if doc else None
+    @strawberry.field
+    def plan(self, info: Info) -> Annotated[PricingPlan, strawberry.lazy("app.schema.plan")] | None:
+        return plan_of(info, self.plan_id, self.related)
 
     @strawberry.field
     async def segment(
@@ -56,7 +54,9 @@ class SegmentPlanLink:
         return CustomerSegment.from_model(doc) if doc else None
 
     @classmethod
-    def from_model(cls, doc: models.SegmentPlanLink) -> SegmentPlanLink:
+    def from_model(
+        cls, doc: models.SegmentPlanLink, related: Related | None = None
+    ) -> SegmentPlanLink:
         return cls(
             id=strawberry.ID(str(doc.id)),
             product_id=strawberry.ID(str(doc.product_id)),
@@ -68,6 +68,7 @@ class SegmentPlanLink:
             created_at=doc.created_at,
             updated_at=doc.updated_at,
             revision=doc.revision,
+            related=related,
         )
 
 

@@ -12,12 +12,12 @@ from app import models
 from app.models.base import parse_id
 from app.models.plan import BillingPeriod, BillingUnit
 from app.resolvers import plan as use_case
-from app.resolvers import version
 from app.schema.context import Info
 from app.schema.errors import ConflictError, NotFoundError, ValidationError
 from app.schema.fields import mutation, query
 from app.schema.pagination import Connection, paginate
-from app.schema.version import DataVersion
+from app.schema.related import product_of
+from app.schema.version import DataVersion, versions_of
 
 if TYPE_CHECKING:
     from app.schema.link import SegmentPlanLink
@@ -53,13 +53,10 @@ class PricingPlan:
     revision: int
 
     @strawberry.field
-    async def product(
+    def product(
         self, info: Info
     ) -> Annotated[Product, strawberry.lazy("app.schema.product")] | None:
-        from app.schema.product import Product
-
-        doc = await info.context.loaders.product.load(ObjectId(self.product_id))
-        return Product.from_model(doc) if doc else None
+        return product_of(info, self.product_id, None)
 
     @strawberry.field(description="This plan's segment links (the canvas edges into it).")
     async def links(
@@ -72,9 +69,7 @@ class PricingPlan:
 
     @strawberry.field(description="Earlier versions, newest first.")
     async def versions(self, info: Info) -> list[DataVersion]:
-        return [
-            DataVersion.from_model(v) for v in await version.versions(info.context.scope, self.id)
-        ]
+        return await versions_of(info, self.id)
 
     @classmethod
     def from_model(cls, doc: models.PricingPlan) -> PricingPlan:

@@ -14,12 +14,12 @@ from strawberry.scalars import JSON
 from app import models
 from app.models.base import parse_id
 from app.resolvers import segment as use_case
-from app.resolvers import version
 from app.schema.context import Info
 from app.schema.errors import ConflictError, NotFoundError, ValidationError
 from app.schema.fields import mutation, query, subscription
 from app.schema.pagination import Connection, paginate
-from app.schema.version import DataVersion
+from app.schema.related import Related, many, prefetch_segments, product_of
+from app.schema.version import DataVersion, versions_of
 
 if TYPE_CHECKING:
     from app.schema.link import SegmentPlanLink
@@ -72,28 +72,38 @@ class CustomerSegment:
     updated_at: datetime
     revision: int
 
+    related: strawberry.Private[Related | None] = None
+
     @strawberry.field
-    async def product(
+    def product(
         self, info: Info
     ) -> Annotated[Product, strawberry.lazy("app.schema.product")] | None:
-        from app.schema.product import Product
-
-        doc = await info.context.loaders.product.load(ObjectId(self.product_id))
-        return Product.from_model(doc) if doc else None
+        return product_of(info, self.product_id, self.related)
 
     @strawberry.field(description="Links to plans (the canvas edges out of this segment).")
-    async def links(
+    def links(
         self, info: Info
     ) -> list[Annotated[SegmentPlanLink, strawberry.lazy("app.schema.link")]]:
         from app.schema.link import SegmentPlanLink
 
-        links = await info.context.loaders.links_of_segment.load(ObjectId(self.id))
-        return [SegmentPlanLink.from_model(link) for link in links]
+        related = self.related
+        return many(
+            related.links if related else None,
+            lambda: info.context.loaders.links_of_segment.load(ObjectId(self.id)),
+            lambda link: SegmentPlanLink.from_model(link, related),
+        )
 
     @strawberry.field(description="The plans this segment's active links point at.")
-    async def plans(
-        self, info: Info
-    ) -> list[Annotated[PricingPlan, strawberry.lazy("app.schema.plan")]]:
+    def plans(self, info: Info) -> list[Annotated[PricingPlan, strawberry.lazy("app.schema.plan")]]:
+        from app.schema.plan import PricingPlan
+
+        related = self.related
+        if related is None or related.links is None or not related.has_plans:
+            return self._load_plans(info)  # type: ignore[return-value]
+        found = (related.plans.get(link.plan_id) for link in related.links if link.active)
+        return [PricingPlan.from_model(plan) for plan in found if plan is not None]
+
+    async def _load_plans(self, info: Info) -> list[PricingPlan]:
         from app.schema.plan import PricingPlan
 
         loaders = info.context.loaders
@@ -103,8 +113,7 @@ class CustomerSegment:
 
     @strawberry.field(description="Earlier versions, newest first.")
     async def versions(self, info: Info) -> list[DataVersion]:
-        found = await version.versions(info.context.scope, self.id)
-        return [DataVersion.from_model(v) for v in found]
+        return await versions_of(info, self.id)
 
     @classmethod
     def from_model(cls, doc: models.CustomerSegment) -> CustomerSegment:
@@ -181,13 +190,15 @@ class SegmentQuery:
         query = {}
         if product_id is not None:
             query["product_id"] = parse_id(product_id)
-        return await paginate(
+        page = await paginate(
             info.context.scope,
             models.CustomerSegment,
             query,
             (first, after),
             CustomerSegment.from_model,
         )
+        await prefetch_segments(info, page.nodes())
+        return page
 
     @query()
     async def segment(self, info: Info, id: strawberry.ID) -> CustomerSegment | None:

@@ -9,6 +9,8 @@ import strawberry
 from strawberry.scalars import JSON
 
 from app import models
+from app.resolvers import version
+from app.schema.context import Info
 
 
 @strawberry.type(description="A plan's or segment's editable fields after one change.")
@@ -28,3 +30,10 @@ class DataVersion:
             reason=doc.reason,
             created_at=doc.created_at,
         )
+
+
+async def versions_of(info: Info, entity_id: str) -> list[DataVersion]:
+    """Earlier versions of a plan or segment, newest first."""
+    return [
+        DataVersion.from_model(v) for v in await version.versions(info.context.scope, entity_id)
+    ]
