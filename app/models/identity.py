@@ -106,12 +106,37 @@ class Member(BaseModel):
     role: Role
 
 
+class ProjectProductRole(StrEnum):
+    PRIMARY = "primary"  # the product the project prices
+    COMPARISON = "comparison"  # looked at alongside, e.g. a sibling product
+    ARCHIVED = "archived"
+
+
+class ProjectProduct(BaseModel):
+    product_id: PydanticObjectId
+    role: ProjectProductRole = ProjectProductRole.PRIMARY
+
+
+class DataSources(BaseModel):
+    """Where the project's data comes from, as the team describes it (URLs, tables, files)."""
+
+    product_data: str = ""
+    customer_data: str = ""
+    revenue_data: str = ""
+
+
 class Project(TenantDocument):
     """A workspace inside a tenant: the scope the canvas and analyses belong to."""
 
     name: str
     description: str = ""
+    active: bool = True
     members: list[Member] = Field(default_factory=list)
+    products: list[ProjectProduct] = Field(default_factory=list)
+    data_sources: DataSources = Field(default_factory=DataSources)
+    ai_instructions: str = ""  # standing guidance for the AI analyses of this project
+    # Non-secret settings (flags, names, thresholds); credentials go to tenant secrets.
+    environment_config: dict[str, str | int | float | bool] = Field(default_factory=dict)
 
     class Settings:
         name = "projects"
