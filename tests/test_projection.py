@@ -1,18 +1,36 @@
-"""Projections and unit economics against hand-computed figures."""
+"""Projections, segment moves and unit economics against hand-computed figures; a move's
+elasticity recovered from an experiment generated with a planted one."""
 
 from __future__ import annotations
 
 import math
+from datetime import UTC, date, datetime
+from typing import Any
 
 import pytest
 
 from app.analytics.projection import (
     Assumptions,
+    Holding,
     monthly_churn_rate,
+    move_scenarios,
     project,
+    project_move,
     scenarios,
     unit_economics,
 )
+from app.models import (
+    CustomerSegment,
+    PricingPlan,
+    RevenueSeries,
+    SegmentMetrics,
+    SegmentPlanLink,
+    TenantScope,
+)
+from app.models.revenue import RevenuePoint
+from tests.support.graphql import GraphQLClient
+from tests.test_experiment import ACTION, CREATE, assign_all, experiment_input, make_product
+from tests.test_experiment_events import RECOMPUTE, event, ingest
 
 
 def test_projection_applies_the_price_response_then_compounds_net_growth():
@@ -56,3 +74,247 @@ def test_churn_rate_is_events_per_customer_month():
     assert monthly_churn_rate(6, 200) == pytest.approx(0.03)
     assert monthly_churn_rate(0, 0) == 0.0
     assert math.isfinite(monthly_churn_rate(1, 1e-9))
+
+
+def test_a_move_changes_revenue_by_the_price_ratio_to_the_power_one_plus_elasticity():
+    holding = Holding(subscriptions=1000, revenue_cents=1000 * 5000, price_ratio=1.5)
+    moved = project_move("x", [holding], -1.5, 0.01, 12)
+    assert moved.revenue_change == pytest.approx(1.5 ** (1 - 1.5) - 1)
+    assert moved.subscriptions[0] == pytest.approx(1000 * 1.5**-1.5 * 1.01)
+    assert moved.baseline_revenue_cents[11] == pytest.approx(1000 * 5000 * 1.01**12)
+
+
+def test_a_move_from_two_plans_adds_up_each_plans_response():
+    cheap = Holding(subscriptions=300, revenue_cents=300 * 1000, price_ratio=2.0)
+    dear = Holding(subscriptions=100, revenue_cents=100 * 4000, price_ratio=0.5)
+    moved = project_move("x", [cheap, dear], -0.8, 0.0, 3)
+    expected = 300 * 1000 * 2.0**0.2 + 100 * 4000 * 0.5**0.2
+    assert moved.revenue_cents == pytest.approx([expected] * 3)
+    assert moved.subscriptions[0] == pytest.approx(300 * 2.0**-0.8 + 100 * 0.5**-0.8)
+
+
+@pytest.mark.parametrize(("ratio", "optimistic_end"), [(1.5, -0.5), (0.7, -2.5)])
+def test_move_scenarios_take_the_interval_end_that_earns_more_as_optimistic(
+    ratio: float, optimistic_end: float
+):
+    holding = Holding(subscriptions=100, revenue_cents=100_000, price_ratio=ratio)
+    result = move_scenarios([holding], (-1.5, -2.5, -0.5), 0.0, 6)
+    assert [p.name for p in result] == ["optimistic", "realistic", "pessimistic"]
+    assert [p.elasticity for p in result] == [optimistic_end, -1.5, -3.0 - optimistic_end]
+    totals = [p.total_revenue_cents for p in result]
+    assert totals[0] > totals[1] > totals[2]
+
+
+MOVE = """query($s: ID!, $p: ID!, $e: Float, $m: Int!) {
+  segmentMoveProjection(segmentId: $s, planId: $p, months: $m, elasticity: $e) {
+    planName basePeriod baseSource monthlyGrowth assumptions
+    currentPlans { planName subscriptions revenueCents priceRatio }
+    elasticity { estimate lower upper source confidence experimentId experimentName }
+    scenarios { name elasticity revenueChangePercent revenueChangeCents
+      points { month subscriptions revenueCents } }
+    revenue { period value lower upper } subscriptions { value lower upper }
+    baselineRevenue { period value lower upper } } }"""
+BASE_SUBS, PRICE, TARGET_PRICE, GROWTH = 1000, 10_000, 15_000, 0.01
+
+
+async def segment_on_a_plan(tenant: TenantScope) -> tuple[Any, Any, Any, Any]:
+    """A product whose segment pays PRICE on Pro for two years of 1% monthly growth, and a
+    Premium plan at TARGET_PRICE; returns (product, segment, pro, premium)."""
+    product, pro = await make_product(tenant, price=PRICE)
+    premium = await tenant.insert(
+        PricingPlan(
+            tenant_id=tenant.tenant_id,
+            product_id=product.id,
+            name="Premium",
+            unit_price_cents=TARGET_PRICE,
+        )
+    )
+    segment = await tenant.insert(
+        CustomerSegment(tenant_id=tenant.tenant_id, product_id=product.id, name="SMB")
+    )
+    counts = [BASE_SUBS * (1 + GROWTH) ** i for i in range(24)]
+    await tenant.insert(
+        RevenueSeries(
+            tenant_id=tenant.tenant_id,
+            product_id=product.id,
+            segment_id=segment.id,
+            plan_id=pro.id,
+            points=[
+                RevenuePoint(
+                    period=date(2024 + i // 12, i % 12 + 1, 1),
+                    revenue_cents=round(n) * PRICE,
+                    active_subscriptions=round(n),
+                )
+                for i, n in enumerate(counts)
+            ],
+        )
+    )
+    return product, segment, pro, premium
+
+
+async def run_price_test(
+    client: GraphQLClient, product: Any, pro: Any, premium: Any, elasticity: float
+) -> str:
+    """A running experiment, Pro's price against Premium's, whose conversions follow
+    rate(p) = 0.3 (p / PRICE)^elasticity exactly (the first units of each arm convert)."""
+    arms = [
+        {"key": "control", "planId": str(pro.id), "priceCents": PRICE, "trafficShare": 0.5},
+        {
+            "key": "higher",
+            "planId": str(premium.id),
+            "priceCents": TARGET_PRICE,
+            "trafficShare": 0.5,
+        },
+    ]
+    arms[0]["control"] = True
+    created = (await client.data(CREATE, {"input": experiment_input(product, pro, arms=arms)}))[
+        "createExperiment"
+    ]
+    await client.data(ACTION, {"id": created["id"], "action": "START"})
+    assigned = await assign_all(client, created["id"], [f"m{i}" for i in range(6000)])
+    prices = {"control": PRICE, "higher": TARGET_PRICE}
+    events = []
+    for arm, price in prices.items():
+        units = [unit for unit, a in assigned.items() if a == arm]
+        buyers = round(len(units) * 0.3 * (price / PRICE) ** elasticity)
+        events += [event(unit, "EXPOSURE") for unit in units]
+        events += [event(unit, "CONVERSION", price) for unit in units[:buyers]]
+    await ingest(client, created["id"], events)
+    await client.data(RECOMPUTE, {"id": created["id"]})
+    return created["id"]
+
+
+async def test_a_move_uses_the_elasticity_an_experiment_measured(
+    client: GraphQLClient, tenant: TenantScope
+):
+    product, segment, pro, premium = await segment_on_a_plan(tenant)
+    planted = -1.5
+    experiment_id = await run_price_test(client, product, pro, premium, planted)
+    variables = {"s": str(segment.id), "p": str(premium.id), "e": -0.3, "m": 12}
+    result = (await client.data(MOVE, variables))["segmentMoveProjection"]
+
+    used = result["elasticity"]
+    assert used["source"] == "EXPERIMENT" and used["experimentId"] == experiment_id
+    assert used["lower"] < planted < used["upper"]
+    assert used["estimate"] == pytest.approx(planted, abs=0.02)  # conversions are rounded
+    assert any("-0.3 was not used" in note for note in result["assumptions"])
+
+    ratio = TARGET_PRICE / PRICE
+    assert result["currentPlans"] == [
+        {
+            "planName": "Pro",
+            "subscriptions": round(BASE_SUBS * 1.01**23),
+            "revenueCents": round(BASE_SUBS * 1.01**23) * PRICE,
+            "priceRatio": ratio,
+        }
+    ]
+    assert result["baseSource"] == "contributions" and result["basePeriod"] == "2025-12-01"
+    assert result["monthlyGrowth"] == pytest.approx(GROWTH, abs=1e-4)
+    scenarios = {s["name"]: s for s in result["scenarios"]}
+    realistic = scenarios["realistic"]
+    # Revenue moves by ratio^(1 + e) - 1: the planted value, and exactly the reported one.
+    assert realistic["revenueChangePercent"] == pytest.approx(
+        100 * (ratio ** (1 + planted) - 1), abs=0.5
+    )
+    assert realistic["revenueChangePercent"] == pytest.approx(
+        100 * (ratio ** (1 + used["estimate"]) - 1), rel=1e-9
+    )
+    assert scenarios["optimistic"]["elasticity"] == used["upper"]  # a rise: less elastic earns
+    assert scenarios["pessimistic"]["elasticity"] == used["lower"]
+    changes = [scenarios[n]["revenueChangePercent"] for n in ("pessimistic", "optimistic")]
+    assert changes[0] < 100 * (ratio ** (1 + planted) - 1) < changes[1]
+
+    base = round(BASE_SUBS * 1.01**23)
+    first = realistic["points"][0]
+    assert first["subscriptions"] == pytest.approx(base * ratio**planted * 1.01, rel=0.005)
+    assert [p["period"] for p in result["revenue"][:2]] == ["2026-01-01", "2026-02-01"]
+    assert all(p["lower"] <= p["value"] <= p["upper"] for p in result["revenue"])
+    assert [p["value"] for p in result["revenue"]] == pytest.approx(
+        [p["revenueCents"] for p in realistic["points"]]
+    )
+    growth = 1 + result["monthlyGrowth"]  # fitted on rounded counts: about 1.01
+    assert result["baselineRevenue"][0]["value"] == pytest.approx(base * PRICE * growth)
+    assert result["baselineRevenue"][0]["lower"] is None
+
+
+async def test_without_an_experiment_the_stated_elasticity_is_used_and_reported(
+    client: GraphQLClient, tenant: TenantScope
+):
+    product, segment, pro, premium = await segment_on_a_plan(tenant)
+    draft = experiment_input(product, pro)  # a draft measures nothing
+    assert (await client.data(CREATE, {"input": draft}))["createExperiment"]["id"]
+    variables = {"s": str(segment.id), "p": str(premium.id), "e": -0.5, "m": 6}
+    result = (await client.data(MOVE, variables))["segmentMoveProjection"]
+    assert result["elasticity"] == {
+        "estimate": -0.5,
+        "lower": -0.625,
+        "upper": -0.375,
+        "source": "ASSUMPTION",
+        "confidence": "MEDIUM",
+        "experimentId": None,
+        "experimentName": None,
+    }
+    assert any("-0.5 as stated" in note for note in result["assumptions"])
+    realistic = next(s for s in result["scenarios"] if s["name"] == "realistic")
+    assert realistic["revenueChangePercent"] == pytest.approx(100 * (1.5**0.5 - 1))
+    assert len(result["revenue"]) == 6
+
+
+async def test_with_nothing_stated_the_default_elasticity_is_used_with_low_confidence(
+    client: GraphQLClient, tenant: TenantScope
+):
+    _, segment, _, premium = await segment_on_a_plan(tenant)
+    variables = {"s": str(segment.id), "p": str(premium.id), "m": 12}
+    result = (await client.data(MOVE, variables))["segmentMoveProjection"]
+    used = result["elasticity"]
+    assert (used["estimate"], used["lower"], used["upper"]) == (-1.0, -2.0, 0.0)
+    assert used["source"] == "DEFAULT" and used["confidence"] == "LOW"
+    changes = {s["name"]: s["revenueChangePercent"] for s in result["scenarios"]}
+    # Unit elastic: revenue unchanged; the ends: no response (+50%) and e = -2 (1/1.5 - 1).
+    assert changes == pytest.approx(
+        {"realistic": 0.0, "optimistic": 50.0, "pessimistic": 100 * (1 / 1.5 - 1)}, abs=1e-9
+    )
+
+
+async def test_a_segment_without_revenue_data_moves_from_its_metrics_and_links(
+    client: GraphQLClient, tenant: TenantScope
+):
+    product, pro = await make_product(tenant, price=PRICE)
+    cheaper = await tenant.insert(
+        PricingPlan(
+            tenant_id=tenant.tenant_id, product_id=product.id, name="Lite", unit_price_cents=8000
+        )
+    )
+    metrics = SegmentMetrics(
+        active_users=200, avg_revenue_cents=9000, computed_at=datetime.now(UTC)
+    )
+    segment = await tenant.insert(
+        CustomerSegment(
+            tenant_id=tenant.tenant_id, product_id=product.id, name="New", metrics=metrics
+        )
+    )
+    await tenant.insert(
+        SegmentPlanLink(
+            tenant_id=tenant.tenant_id, product_id=product.id, segment_id=segment.id, plan_id=pro.id
+        )
+    )
+    variables = {"s": str(segment.id), "p": str(cheaper.id), "e": -2.0, "m": 3}
+    result = (await client.data(MOVE, variables))["segmentMoveProjection"]
+    assert result["baseSource"] == "segment metrics" and result["monthlyGrowth"] == 0
+    assert result["currentPlans"] == [
+        {"planName": "Pro", "subscriptions": 200, "revenueCents": 200 * 9000, "priceRatio": 0.8}
+    ]
+    realistic = next(s for s in result["scenarios"] if s["name"] == "realistic")
+    assert realistic["points"][0]["subscriptions"] == pytest.approx(200 * 0.8**-2.0)
+    assert realistic["revenueChangePercent"] == pytest.approx(100 * (0.8**-1.0 - 1))
+
+
+async def test_a_move_to_another_products_plan_or_over_too_long_is_refused(
+    client: GraphQLClient, tenant: TenantScope
+):
+    _, segment, _, _ = await segment_on_a_plan(tenant)
+    _, elsewhere = await make_product(tenant)
+    body = await client.execute(MOVE, {"s": str(segment.id), "p": str(elsewhere.id), "m": 12})
+    assert body["errors"][0]["extensions"]["fields"][0]["path"] == ["planId"]
+    body = await client.execute(MOVE, {"s": str(segment.id), "p": str(elsewhere.id), "m": 0})
+    assert body["errors"][0]["extensions"]["fields"][0]["path"] == ["months"]

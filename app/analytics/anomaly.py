@@ -15,22 +15,29 @@ A point's robust z-score is its residual divided by the robust scale and by the
 residual's own standard deviation factor under the final weights (1 - h for a
 fitted point, 1 + h for one the fit ignored; studentised residuals, Cook &
 Weisberg 1982). The scale is the MAD (Hampel 1974) in the Huber stage and the
-consistency-corrected weighted residual sd in the bisquare stage. Because that
-scale is estimated from few points, the score is then mapped to the normal scale
-through Student's t with the fit's effective residual df. Severity from |z|:
-low >= 3.5, medium >= 5, high >= 7 (Iglewicz & Hoaglin 1993 recommend 3.5 for
-modified z-scores). Points whose relative deviation from the expected value is
+consistency-corrected weighted residual sd in the bisquare stage, never below
+``SCALE_FLOOR`` of the series' level (0.1 %; on the log scale that is 0.001 itself):
+a noiseless series has a zero MAD, and dividing by it would turn rounding error into
+scores of either sign. Because that scale is estimated from few points, the score is
+then mapped to the normal scale through Student's t with the fit's effective residual
+df. Severity from |z|: low >= 3.5, medium >= 5, high >= 7 (Iglewicz & Hoaglin 1993
+recommend 3.5 for modified z-scores). Points whose relative deviation from the expected value is
 below ``min_change`` (default 5 %) are not reported, however unusual.
 
 The seasonal profile needs at least two full seasons (three make it robust to an
 anomaly in one of them); with less, seasonality is not modelled and the result
 says so.
+
+A contribution series (monthly revenue and active subscriptions) yields three
+alertable series: revenue itself, the net churn rate 1 - S_t / S_(t-1) (it carries
+active subscriptions only, so churn net of new subscriptions is what it tells), and
+the average revenue per subscription R_t / S_t, whose jumps are price anomalies.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -43,6 +50,8 @@ MAD_TO_SD = 1.4826
 HUBER_C = 1.345
 BISQUARE_C = 4.685
 MIN_OBS = 8
+MIN_CHURN_EXCESS = 0.02  # a churn spike loses 2 % of the base beyond expectation
+SCALE_FLOOR = 1e-3  # relative: variation below 0.1 % of the level is rounding, not noise
 
 
 def _bisquare_consistency() -> float:
@@ -112,7 +121,7 @@ def detect_anomalies(
     design = _design(x.size, period if seasonal else 1)
     if x.size - design.shape[1] < 4:
         return _empty(x, use_log, [*warnings, "too few observations for the trend model"])
-    fitted, z, scale = _robust_fit(_transform(x, use_log), design)
+    fitted, z, scale = _robust_fit(_transform(x, use_log), design, _scale_floor(x, use_log))
     expected = np.exp(fitted) if use_log else fitted
     found = _flag(x, expected, z, direction, min_change, last, thresholds)
     return AnomalyReport(
@@ -166,6 +175,66 @@ def price_anomalies(
     return detect_anomalies(
         y, period=period, direction="both", log_scale=log_scale, min_change=min_change, last=last
     )
+
+
+def net_churn(subscriptions: npt.ArrayLike) -> FloatArray:
+    """Share of last month's subscriptions lost net of new ones: 1 - S_t / S_(t-1), t >= 1.
+
+    Negative while the series grows; needs S_(t-1) > 0.
+    """
+    s = np.asarray(subscriptions, dtype=float).ravel()
+    return 1.0 - s[1:] / s[:-1]
+
+
+def subscription_churn_spikes(
+    subscriptions: npt.ArrayLike,
+    *,
+    period: int = 12,
+    last: int | None = None,
+    min_excess: float = MIN_CHURN_EXCESS,
+) -> tuple[Anomaly, ...]:
+    """Months of unusually high net churn, indexed like ``subscriptions``.
+
+    Scored on the linear scale from the first month after the last one without
+    subscriptions. The rate is often zero or negative, so a ratio to its expected
+    value means nothing: ``deviation_pct`` is None, and a spike must exceed its
+    expected rate by ``min_excess`` (an absolute share of the base) to count.
+    """
+    s = np.asarray(subscriptions, dtype=float).ravel()
+    start = _positive_from(s[:-1])
+    report = churn_spikes(
+        net_churn(s[start:]), period=period, log_scale=False, min_change=0.0, last=last
+    )
+    return tuple(
+        replace(a, index=a.index + start + 1, deviation_pct=None)
+        for a in report.anomalies
+        if a.actual - a.expected >= min_excess
+    )
+
+
+def revenue_per_subscription_anomalies(
+    revenue: npt.ArrayLike,
+    subscriptions: npt.ArrayLike,
+    *,
+    period: int = 12,
+    last: int | None = None,
+    min_change: float = 0.05,
+) -> tuple[Anomaly, ...]:
+    """Unusual average revenue per subscription (either way), indexed like the inputs.
+
+    Scored from the first month after the last one without subscriptions.
+    """
+    r = np.asarray(revenue, dtype=float).ravel()
+    s = np.asarray(subscriptions, dtype=float).ravel()
+    start = _positive_from(s)
+    report = price_anomalies(r[start:] / s[start:], period=period, min_change=min_change, last=last)
+    return tuple(replace(a, index=a.index + start) for a in report.anomalies)
+
+
+def _positive_from(x: FloatArray) -> int:
+    """Index from which every value of ``x`` is positive."""
+    bad = np.flatnonzero(x <= 0)
+    return int(bad[-1]) + 1 if bad.size else 0
 
 
 def severity(z: float, thresholds: tuple[float, float, float] = SEVERITY_THRESHOLDS) -> str | None:
@@ -223,33 +292,40 @@ def _design(n: int, period: int) -> FloatArray:
     return np.stack(cols, axis=1)
 
 
-def _robust_fit(x: FloatArray, design: FloatArray) -> tuple[FloatArray, FloatArray, float]:
+def _scale_floor(x: FloatArray, use_log: bool) -> float:
+    """The smallest residual scale believed: ``SCALE_FLOOR`` of the series' typical size."""
+    if use_log:
+        return SCALE_FLOOR  # log residuals are relative already
+    size = np.abs(x)
+    level = float(np.median(size)) or float(np.mean(size)) or 1.0
+    return SCALE_FLOOR * level
+
+
+def _robust_fit(
+    x: FloatArray, design: FloatArray, floor: float
+) -> tuple[FloatArray, FloatArray, float]:
     """IRLS M-estimate (Huber, then bisquare); fitted values, robust z and scale.
 
     The Huber stage uses the MAD scale; the bisquare stage the more efficient
-    weighted residual scale (:func:`_weighted_scale`).
+    weighted residual scale (:func:`_weighted_scale`); both at least ``floor``.
     """
     w = np.ones(x.size)
-    scale = 0.0
     for kind in ("huber", "bisquare"):
         for _ in range(50):
             fitted, var = _weighted_fit(x, design, w)
             std = (x - fitted) / np.sqrt(var)
             scale = _mad_scale(std) if kind == "huber" else _weighted_scale(std, w)
-            if scale <= 0:
-                break
             c = HUBER_C if kind == "huber" else BISQUARE_C
-            new_w = _weights(kind, std / scale, c)
+            new_w = _weights(kind, std / max(scale, floor), c)
             done = np.max(np.abs(new_w - w)) < 1e-6
             w = new_w
             if done:
                 break
     fitted, var = _weighted_fit(x, design, w)
     std = (x - fitted) / np.sqrt(var)
-    scale = _weighted_scale(std, w)
-    floor = 1e-9 * max(1.0, float(np.max(np.abs(x))))
+    scale = max(_weighted_scale(std, w), floor)
     dof = max(float(np.sum(w)) - np.linalg.matrix_rank(design), 3.0)
-    return fitted, _normal_equivalent(std / max(scale, floor), dof), scale
+    return fitted, _normal_equivalent(std / scale, dof), scale
 
 
 def _normal_equivalent(t_score: FloatArray, dof: float) -> FloatArray:

@@ -1,4 +1,5 @@
-"""Financial projections: scenarios from stated assumptions, and unit economics.
+"""Financial projections: scenarios from stated assumptions, moves of a segment to another
+plan, and unit economics.
 
 Pure arithmetic on plain numbers; every assumption is an input and is echoed in the result,
 so a finance lead can see exactly what a projection rests on.
@@ -6,7 +7,8 @@ so a finance lead can see exactly what a projection rests on.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -79,6 +81,88 @@ def scenarios(
             ("realistic", realistic),
             ("pessimistic", pessimistic),
         )
+    ]
+
+
+@dataclass(frozen=True)
+class Holding:
+    """Part of a segment on one plan today: subscriptions and monthly revenue, and the
+    target plan's monthly price over this plan's."""
+
+    subscriptions: float
+    revenue_cents: float
+    price_ratio: float
+
+
+@dataclass(frozen=True)
+class MoveProjection:
+    name: str
+    elasticity: float
+    subscriptions: np.ndarray
+    revenue_cents: np.ndarray
+    baseline_revenue_cents: np.ndarray  # staying on the current plans, with the same growth
+
+    @property
+    def total_revenue_cents(self) -> int:
+        return round(float(self.revenue_cents.sum()))
+
+    @property
+    def revenue_change_cents(self) -> float:
+        return float(self.revenue_cents.sum() - self.baseline_revenue_cents.sum())
+
+    @property
+    def revenue_change(self) -> float | None:
+        """Relative to staying: with one current plan, ratio^(1 + elasticity) - 1."""
+        stay = float(self.baseline_revenue_cents.sum())
+        return self.revenue_change_cents / stay if stay else None
+
+
+def project_move(
+    name: str,
+    holdings: Sequence[Holding],
+    elasticity: float,
+    monthly_growth: float,
+    months: int,
+) -> MoveProjection:
+    """Every holding answers its own price ratio (:func:`project` with price change
+    ratio - 1, so revenue per subscription scales with the price); the segment then grows
+    at `monthly_growth` net. The baseline is the same growth at today's prices."""
+    if not holdings:
+        raise ValueError("nothing to move: no subscriptions")
+
+    def run(price_ratio: float, h: Holding) -> Projection:
+        arpu = h.revenue_cents / h.subscriptions
+        assumptions = Assumptions(price_ratio - 1, elasticity, monthly_growth, 0.0)
+        return project(name, h.subscriptions, arpu, assumptions, months)
+
+    moved = [run(h.price_ratio, h) for h in holdings]
+    stay = [run(1.0, h) for h in holdings]
+    return MoveProjection(
+        name=name,
+        elasticity=elasticity,
+        subscriptions=np.sum([p.subscriptions for p in moved], axis=0),
+        revenue_cents=np.sum([p.revenue_cents for p in moved], axis=0),
+        baseline_revenue_cents=np.sum([p.revenue_cents for p in stay], axis=0),
+    )
+
+
+def move_scenarios(
+    holdings: Sequence[Holding],
+    elasticity: tuple[float, float, float],
+    monthly_growth: float,
+    months: int,
+) -> list[MoveProjection]:
+    """Realistic at the elasticity estimate; optimistic and pessimistic at the ends of its
+    interval (estimate, lower, upper), the end that earns more being the optimistic one."""
+    estimate, lower, upper = elasticity
+    ends = sorted(
+        (project_move("", holdings, e, monthly_growth, months) for e in (lower, upper)),
+        key=lambda p: p.total_revenue_cents,
+    )
+    return [
+        replace(ends[1], name="optimistic"),
+        project_move("realistic", holdings, estimate, monthly_growth, months),
+        replace(ends[0], name="pessimistic"),
     ]
 
 

@@ -32,9 +32,11 @@ class Alert(TenantDocument):
     plan_id: PydanticObjectId
     segment_id: PydanticObjectId
     period: date
+    # Revenue drop: minor units; churn spike: net churn rate (share of the subscriptions);
+    # price anomaly: minor units per subscription.
     actual: float
     expected: float
-    deviation_percent: float | None
+    deviation_percent: float | None  # None for churn: a rate near zero has no useful ratio
     z_score: float
     message: str
     acknowledged_by: str | None = None

@@ -10,19 +10,21 @@ from app.models.base import parse_id, utcnow
 from app.models.run import OrchestrationRun, RunStatus, WorkflowType
 from app.resolvers import run as runs
 from app.resolvers.ctx import ResolverCtx
-from app.workflows.revenue_forecast import ALERT_TOPIC, WORKFLOW
+from app.workflows.revenue_forecast import ALERT_TOPIC, WORKFLOW, event_data
 
 NEXT = {"acknowledge": AlertStatus.ACKNOWLEDGED, "resolve": AlertStatus.RESOLVED}
 
 
 def alert_filter(
-    status: str | None, severity: str | None, product_id: str | None
+    status: str | None, severity: str | None, product_id: str | None, kind: str | None = None
 ) -> dict[str, Any]:
     query: dict[str, Any] = {}
     if status is not None:
         query["status"] = status
     if severity is not None:
         query["severity"] = severity
+    if kind is not None:
+        query["kind"] = kind
     if product_id is not None:
         query["product_id"] = parse_id(product_id)
     return query
@@ -41,7 +43,7 @@ async def act(ctx: ResolverCtx, alert_id: str, action: str) -> Alert:
         changes |= {"resolved_by": who, "resolved_at": utcnow()}
     updated = await ctx.scope.update(alert, changes)
     ctx.audit.record("Alert", alert.id, alert, updated)
-    await ctx.publish(ALERT_TOPIC, "alertChanged", {"alertId": str(alert.id)})
+    await ctx.publish(ALERT_TOPIC, "alertChanged", event_data(updated))
     return updated
 
 

@@ -32,9 +32,15 @@ class Alert:
     segment_id: strawberry.ID
     series_id: strawberry.ID
     period: dt.date
-    actual: float
-    expected: float
-    deviation_percent: float | None
+    actual: float = strawberry.field(
+        description="Revenue drop: minor units; churn spike: share of the subscriptions lost "
+        "net of new ones; price anomaly: minor units per subscription."
+    )
+    expected: float = strawberry.field(description="In the unit of `actual`.")
+    deviation_percent: float | None = strawberry.field(
+        description="100 (actual / expected - 1); null for churn spikes, whose expected rate "
+        "may be zero or negative."
+    )
     z_score: float
     message: str
     acknowledged_by: str | None
@@ -68,6 +74,7 @@ class Alert:
 class AlertEvent:
     type: str
     alert_id: strawberry.ID
+    kind: AlertKind | None = strawberry.field(description="Null on events older than the field.")
     cursor: str
 
 
@@ -87,10 +94,11 @@ class AlertQuery:
         status: AlertStatus | None = None,
         severity: str | None = None,
         product_id: strawberry.ID | None = None,
+        kind: AlertKind | None = None,
         first: int = 50,
         after: str | None = None,
     ) -> Connection[Alert]:
-        conditions = use_case.alert_filter(status, severity, product_id)
+        conditions = use_case.alert_filter(status, severity, product_id, kind)
         scope = info.context.scope
         return await paginate(scope, AlertModel, conditions, (first, after), Alert.from_model)
 
@@ -122,6 +130,10 @@ class AlertSubscription:
         events = ctx.services.bus.subscribe(ctx.tenant_id, ALERT_TOPIC, since)
         async with aclosing(events):
             async for event in events:
+                kind = event.data.get("kind")
                 yield AlertEvent(
-                    type=event.type, alert_id=strawberry.ID(event.data["alertId"]), cursor=event.id
+                    type=event.type,
+                    alert_id=strawberry.ID(event.data["alertId"]),
+                    kind=AlertKind(kind) if kind else None,
+                    cursor=event.id,
                 )

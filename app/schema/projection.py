@@ -1,15 +1,20 @@
-"""Unit economics and revenue scenarios in the API."""
+"""Unit economics, revenue scenarios and segment-to-plan move projections in the API."""
 
 from __future__ import annotations
 
 import datetime as dt
+from typing import Annotated
 
+import numpy as np
 import strawberry
 
-from app.analytics.projection import Projection
+from app.analytics.projection import MoveProjection, Projection
 from app.resolvers import projection as use_case
+from app.resolvers.projection import ElasticitySource, ProjectionConfidence
 from app.schema.context import Info
 from app.schema.fields import query
+from app.schema.revenue import ChartPoint
+from app.workflows.revenue_forecast import add_months
 
 
 @strawberry.type(description="Gross margin, ARPU, churn, LTV and CAC payback of a plan.")
@@ -91,6 +96,133 @@ def scenario(projection: Projection) -> RevenueScenario:
     )
 
 
+@strawberry.type(description="The elasticity a projection used, and where it came from.")
+class ElasticityUsed:
+    estimate: float
+    lower: float = strawberry.field(description="Interval the scenarios spread over.")
+    upper: float
+    source: ElasticitySource
+    confidence: ProjectionConfidence
+    experiment_id: strawberry.ID | None = strawberry.field(
+        description="The experiment that measured it, when one did."
+    )
+    experiment_name: str | None
+
+
+@strawberry.type(description="Part of the segment on one plan today.")
+class CurrentPlanShare:
+    plan_id: strawberry.ID
+    plan_name: str
+    subscriptions: float
+    revenue_cents: float = strawberry.field(description="A month.")
+    price_ratio: float = strawberry.field(
+        description="Target plan's monthly price over this plan's."
+    )
+
+
+@strawberry.type
+class MoveScenario:
+    name: str = strawberry.field(description="optimistic, realistic or pessimistic")
+    elasticity: float
+    total_revenue_cents: float = strawberry.field(description="Float: may exceed 32 bits.")
+    revenue_change_cents: float = strawberry.field(description="Against staying, same growth.")
+    revenue_change_percent: float | None
+    points: list[ScenarioPoint]
+
+
+@strawberry.type(description="What moving a segment to a plan would do to its revenue.")
+class SegmentMoveProjection:
+    segment_id: strawberry.ID
+    plan_id: strawberry.ID
+    plan_name: str
+    base_period: dt.date = strawberry.field(description="The month the projection starts from.")
+    base_source: str = strawberry.field(description="contributions or segment metrics")
+    current_plans: list[CurrentPlanShare]
+    monthly_growth: float
+    elasticity: ElasticityUsed
+    scenarios: list[MoveScenario]
+    revenue: list[ChartPoint] = strawberry.field(
+        description="Realistic revenue a month; lower and upper: pessimistic and optimistic."
+    )
+    subscriptions: list[ChartPoint]
+    baseline_revenue: list[ChartPoint] = strawberry.field(
+        description="Revenue if the segment stays where it is."
+    )
+    assumptions: list[str]
+    computed_at: dt.datetime
+
+
+def move_scenario(p: MoveProjection) -> MoveScenario:
+    change = p.revenue_change
+    return MoveScenario(
+        name=p.name,
+        elasticity=p.elasticity,
+        total_revenue_cents=p.total_revenue_cents,
+        revenue_change_cents=p.revenue_change_cents,
+        revenue_change_percent=None if change is None else 100 * change,
+        points=[
+            ScenarioPoint(month=i + 1, subscriptions=float(s), revenue_cents=float(r))
+            for i, (s, r) in enumerate(zip(p.subscriptions, p.revenue_cents, strict=True))
+        ],
+    )
+
+
+def band(start: dt.date, value: np.ndarray, *ends: np.ndarray) -> list[ChartPoint]:
+    """Chart points a month after `start` onwards; with `ends`, the band between them."""
+    return [
+        ChartPoint(
+            period=add_months(start, i + 1),
+            value=float(v),
+            lower=float(min(e[i] for e in ends)) if ends else None,
+            upper=float(max(e[i] for e in ends)) if ends else None,
+        )
+        for i, v in enumerate(value)
+    ]
+
+
+def segment_move_projection(move: use_case.SegmentMove) -> SegmentMoveProjection:
+    optimistic, realistic, pessimistic = move.scenarios
+    choice = move.elasticity
+    start = move.today.period
+    return SegmentMoveProjection(
+        segment_id=strawberry.ID(str(move.segment.id)),
+        plan_id=strawberry.ID(str(move.target.id)),
+        plan_name=move.target.name,
+        base_period=start,
+        base_source=move.today.source,
+        current_plans=[
+            CurrentPlanShare(
+                plan_id=strawberry.ID(str(c.plan.id)),
+                plan_name=c.plan.name,
+                subscriptions=c.subscriptions,
+                revenue_cents=c.revenue_cents,
+                price_ratio=c.price_ratio,
+            )
+            for c in move.current
+        ],
+        monthly_growth=move.monthly_growth,
+        elasticity=ElasticityUsed(
+            estimate=choice.estimate,
+            lower=choice.lower,
+            upper=choice.upper,
+            source=choice.source,
+            confidence=choice.confidence,
+            experiment_id=strawberry.ID(str(choice.experiment.id)) if choice.experiment else None,
+            experiment_name=choice.experiment.name if choice.experiment else None,
+        ),
+        scenarios=[move_scenario(p) for p in move.scenarios],
+        revenue=band(
+            start, realistic.revenue_cents, pessimistic.revenue_cents, optimistic.revenue_cents
+        ),
+        subscriptions=band(
+            start, realistic.subscriptions, pessimistic.subscriptions, optimistic.subscriptions
+        ),
+        baseline_revenue=band(start, realistic.baseline_revenue_cents),
+        assumptions=move.assumptions,
+        computed_at=dt.datetime.now(dt.UTC),
+    )
+
+
 @strawberry.type
 class ProjectionQuery:
     @query()
@@ -131,3 +263,24 @@ class ProjectionQuery:
             computed_at=dt.datetime.now(dt.UTC),
             scenarios=[scenario(p) for p in projections],
         )
+
+    @query(description="What moving a segment to a plan would do: three scenarios and charts.")
+    async def segment_move_projection(
+        self,
+        info: Info,
+        segment_id: strawberry.ID,
+        plan_id: strawberry.ID,
+        months: int = 12,
+        elasticity: Annotated[
+            float | None,
+            strawberry.argument(description="Used when no experiment has measured one."),
+        ] = None,
+        monthly_growth: Annotated[
+            float | None,
+            strawberry.argument(description="Net; default: the segment's trend of the last year."),
+        ] = None,
+    ) -> SegmentMoveProjection:
+        move = await use_case.segment_move(
+            info.context.scope, segment_id, plan_id, months, elasticity, monthly_growth
+        )
+        return segment_move_projection(move)

@@ -1,11 +1,14 @@
 """Forecast every revenue series of a product, then look for anomalies and raise alerts.
 
 Series are forecast in batches (one step each), so a long run resumes where it stopped and
-equally long series are fitted together (vectorised).
+equally long series are fitted together (vectorised). Alerts come from three series of each
+contribution: revenue (drops), net churn of active subscriptions (spikes) and average
+revenue per subscription (price anomalies, either way); see app/analytics/anomaly.py.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -13,7 +16,12 @@ import numpy as np
 from bson import ObjectId
 from pymongo.errors import DuplicateKeyError
 
-from app.analytics.anomaly import Anomaly, revenue_drops
+from app.analytics.anomaly import (
+    Anomaly,
+    revenue_drops,
+    revenue_per_subscription_anomalies,
+    subscription_churn_spikes,
+)
 from app.analytics.forecast import ForecastResult, forecast_many
 from app.errors import ValidationFailed
 from app.jobs.engine import StepContext, Workflow, register
@@ -110,21 +118,49 @@ async def alerts_step(step: StepContext) -> dict[str, Any]:
     return {"alerts": raised}
 
 
-def describe(anomaly: Anomaly, period: date, currency: str) -> str:
+def money(cents: float, currency: str, decimals: int) -> str:
+    return f"{cents / 100:,.{decimals}f} {currency}"
+
+
+# What each kind measures, and how its actual and expected values read.
+MEASURES: dict[AlertKind, tuple[str, Callable[[float, str], str]]] = {
+    AlertKind.REVENUE_DROP: ("revenue", lambda v, c: money(v, c, 0)),
+    AlertKind.CHURN_SPIKE: (
+        "net churn (the share of subscriptions lost, net of new ones)",
+        lambda v, c: f"{v:.1%}",
+    ),
+    AlertKind.PRICE_ANOMALY: ("average revenue per subscription", lambda v, c: money(v, c, 2)),
+}
+
+
+def describe(kind: AlertKind, anomaly: Anomaly, period: date, currency: str) -> str:
+    what, show = MEASURES[kind]
+    change = "" if anomaly.deviation_pct is None else f" ({anomaly.deviation_pct:+.0f}%)"
     return (
-        f"revenue of {period:%B %Y} is {anomaly.deviation_pct or 0:.0f}% against the "
-        f"{anomaly.expected / 100:,.0f} {currency} its trend and season lead to expect"
+        f"{what} of {period:%B %Y} is {show(anomaly.actual, currency)}{change} against the "
+        f"{show(anomaly.expected, currency)} its trend and season lead to expect"
     )
+
+
+def detect(doc: RevenueSeries) -> list[tuple[AlertKind, Anomaly]]:
+    """The newest months' anomalies of the series' revenue, churn and revenue per subscription."""
+    revenue = np.array([p.revenue_cents for p in doc.points], dtype=float)
+    subscriptions = np.array([p.active_subscriptions for p in doc.points], dtype=float)
+    found = {
+        AlertKind.REVENUE_DROP: revenue_drops(revenue, last=RECENT_MONTHS).anomalies,
+        AlertKind.CHURN_SPIKE: subscription_churn_spikes(subscriptions, last=RECENT_MONTHS),
+        AlertKind.PRICE_ANOMALY: revenue_per_subscription_anomalies(
+            revenue, subscriptions, last=RECENT_MONTHS
+        ),
+    }
+    return [(kind, anomaly) for kind, anomalies in found.items() for anomaly in anomalies]
 
 
 async def raise_alerts(ctx: ResolverCtx, doc: RevenueSeries) -> int:
-    report = revenue_drops(
-        np.array([p.revenue_cents for p in doc.points], dtype=float), last=RECENT_MONTHS
-    )
     raised = 0
-    for anomaly in report.anomalies:
+    for kind, anomaly in detect(doc):
         period = doc.points[anomaly.index].period
-        key = {"series_id": doc.id, "kind": AlertKind.REVENUE_DROP, "period": period}
+        key = {"series_id": doc.id, "kind": kind, "period": period}
         try:
             alert = await ctx.scope.insert(
                 Alert(
@@ -137,15 +173,19 @@ async def raise_alerts(ctx: ResolverCtx, doc: RevenueSeries) -> int:
                     expected=anomaly.expected,
                     deviation_percent=anomaly.deviation_pct,
                     z_score=anomaly.z,
-                    message=describe(anomaly, period, doc.currency),
+                    message=describe(kind, anomaly, period, doc.currency),
                     **key,
                 )
             )
         except DuplicateKeyError:
             continue  # another run raised it a moment ago
-        await ctx.publish(ALERT_TOPIC, "alertRaised", {"alertId": str(alert.id)})
+        await ctx.publish(ALERT_TOPIC, "alertRaised", event_data(alert))
         raised += 1
     return raised
+
+
+def event_data(alert: Alert) -> dict[str, Any]:
+    return {"alertId": str(alert.id), "kind": alert.kind.value}
 
 
 WORKFLOW = register(
