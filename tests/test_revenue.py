@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import date
 
 import pytest
@@ -10,6 +9,7 @@ import pytest_asyncio
 
 from app.models import PricingPlan, Product, RevenueSeries, SeedManifest, TenantScope
 from app.seed import seed
+from tests.support.attribution import Month, assert_attribution
 from tests.support.graphql import GraphQLClient
 from tests.support.tenants import SignedUp, sign_up
 
@@ -48,36 +48,12 @@ async def test_attribution_equals_an_independent_sum_over_the_range(seeded):
         )
     )["revenueAttribution"]
 
-    revenue: dict[tuple[str, str], int] = defaultdict(int)
-    months: dict[tuple[str, str], int] = defaultdict(int)
-    last: dict[tuple[str, str], int] = {}
-    by_plan_month: dict[tuple[str, str], int] = defaultdict(int)
-    for series in await scope.find(RevenueSeries, {"product_id": product.id}).to_list():
-        key = (str(series.plan_id), str(series.segment_id))
-        for point in sorted(series.points, key=lambda p: p.period):
-            if start <= point.period < end:
-                revenue[key] += point.revenue_cents
-                months[key] += point.active_subscriptions
-                last[key] = point.active_subscriptions
-                by_plan_month[(str(series.plan_id), point.period.isoformat())] += (
-                    point.revenue_cents
-                )
-    total = sum(revenue.values())
-    assert result["totalRevenueCents"] == total
-    got = {(i["planId"], i["segmentId"]): i for i in result["items"]}
-    assert set(got) == set(revenue)
-    for key, item in got.items():
-        assert item["revenueCents"] == revenue[key]
-        assert abs(item["share"] - revenue[key] / total) < 1e-12
-        assert item["users"] == last[key]
-        assert item["avgRevenueCents"] == round(revenue[key] / months[key])
-    assert [i["revenueCents"] for i in result["items"]] == sorted(revenue.values(), reverse=True)
-    charted = {
-        (series["planId"], point["period"]): point["value"]
-        for series in result["timeSeries"]
-        for point in series["points"]
-    }
-    assert charted == by_plan_month
+    months = [
+        Month(str(s.plan_id), str(s.segment_id), p.period, p.revenue_cents, p.active_subscriptions)
+        for s in await scope.find(RevenueSeries, {"product_id": product.id}).to_list()
+        for p in s.points
+    ]
+    assert_attribution(result, months, start, end)
     assert all(point["lower"] is None for s in result["timeSeries"] for point in s["points"])
 
 

@@ -10,7 +10,6 @@ from typing import Any
 from app.errors import FieldIssue, ValidationFailed
 from app.models import CustomerSegment, PricingPlan, Product, RevenuePoint, RevenueSeries
 from app.models.base import TenantScope, parse_id
-from app.resolvers.alert import forecast_after_change
 from app.resolvers.ctx import ResolverCtx
 
 CURRENCY_CODES = {"USD", "EUR", "GBP", "JPY", "CHF", "CAD", "AUD", "SEK", "NOK", "DKK", "INR"}
@@ -25,28 +24,43 @@ class PointInput:
     active_subscriptions: int
 
 
+class MonthTotals:
+    """A contribution's months, with rows of one month summed (a billing export may split
+    a month over several rows)."""
+
+    def __init__(self) -> None:
+        self.months: dict[date, list[int]] = defaultdict(lambda: [0, 0])
+
+    def add(self, point: PointInput) -> None:
+        totals = self.months[point.period]
+        totals[0] += point.revenue_cents
+        totals[1] += point.active_subscriptions
+
+    def points(self) -> list[RevenuePoint]:
+        return [
+            RevenuePoint(period=period, revenue_cents=revenue, active_subscriptions=subscriptions)
+            for period, (revenue, subscriptions) in sorted(self.months.items())
+        ]
+
+
 def validate_points(points: list[PointInput], currency: str) -> list[RevenuePoint]:
-    """Checked and merged: rows of one month are summed (a billing export may split them)."""
+    """Checked and merged by month (see MonthTotals)."""
     issues = []
     if currency not in CURRENCY_CODES:
         issues.append(FieldIssue(("input", "currency"), f"use one of {sorted(CURRENCY_CODES)}"))
     if not 1 <= len(points) <= MAX_POINTS:
         issues.append(FieldIssue(("input", "points"), f"give 1 to {MAX_POINTS} points"))
-    merged: dict[date, list[int]] = defaultdict(lambda: [0, 0])
+    totals = MonthTotals()
     for i, point in enumerate(points):
         path = ("input", "points", str(i))
         if point.period.day != 1:
             issues.append(FieldIssue((*path, "period"), "must be the first day of a month"))
         if point.active_subscriptions < 0:
             issues.append(FieldIssue((*path, "activeSubscriptions"), "must not be negative"))
-        merged[point.period][0] += point.revenue_cents
-        merged[point.period][1] += point.active_subscriptions
+        totals.add(point)
     if issues:
         raise ValidationFailed(issues)
-    return [
-        RevenuePoint(period=period, revenue_cents=revenue, active_subscriptions=subscriptions)
-        for period, (revenue, subscriptions) in sorted(merged.items())
-    ]
+    return totals.points()
 
 
 async def upsert_series(
@@ -70,6 +84,23 @@ async def upsert_series(
     existing = await ctx.scope.find(RevenueSeries, key).first_or_none()
     if existing is not None and existing.currency != currency:
         raise ValidationFailed.single("input.currency", f"this series is in {existing.currency}")
+    from app.resolvers.alert import forecast_after_change  # alert -> workflows -> this module
+
+    stored = await save_months(ctx, key, currency, existing, incoming)
+    ctx.audit.record("RevenueSeries", stored.id, existing, stored)
+    await forecast_after_change(ctx, str(product.id))
+    return stored
+
+
+async def save_months(
+    ctx: ResolverCtx,
+    key: dict[str, Any],
+    currency: str,
+    existing: RevenueSeries | None,
+    incoming: list[RevenuePoint],
+) -> RevenueSeries:
+    """Months already stored are replaced by the incoming ones, others added; the stale
+    forecast is dropped (the caller queues a new one)."""
     months = {p.period: p for p in (existing.points if existing else [])}
     months.update({p.period: p for p in incoming})
     ordered = [months[period] for period in sorted(months)]
@@ -80,9 +111,7 @@ async def upsert_series(
         stored = await ctx.scope.update(
             existing, {"points": [p.model_dump() for p in ordered], "forecast": None}
         )
-    ctx.audit.record("RevenueSeries", stored.id, existing, stored)
     await ctx.publish(TOPIC, "revenueSeriesChanged", {"seriesId": str(stored.id)})
-    await forecast_after_change(ctx, str(product.id))
     return stored
 
 

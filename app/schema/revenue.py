@@ -10,10 +10,12 @@ import strawberry
 from app import models
 from app.models.revenue import ForecastPoint
 from app.resolvers import revenue as use_case
+from app.resolvers.revenue_import import WORKFLOW_NAME as IMPORT_WORKFLOW
 from app.schema.context import Info
 from app.schema.errors import NotFoundError, ValidationError
 from app.schema.fields import mutation, query
 from app.schema.pagination import Connection, paginate
+from app.schema.upload import import_mutation
 
 
 @strawberry.type(description="One point of a chart: an interval only where there is one.")
@@ -187,3 +189,10 @@ class RevenueMutation:
             points,
         )
         return RevenueContribution.from_model(doc)
+
+    import_revenue = import_mutation(
+        IMPORT_WORKFLOW,
+        "Import contributions from a CSV file (multipart upload; columns plan, segment, "
+        "period, revenue_cents, active_subscriptions, currency) as a run: its `validate` step "
+        "reports row errors, `write` what was stored; forecasts follow.",
+    )

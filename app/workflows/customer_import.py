@@ -1,7 +1,7 @@
-"""Import customer records from an uploaded CSV: validate every row, write the valid ones
-(or none, in ALL_OR_NOTHING mode), recompute the product's segment metrics, drop the upload.
+"""Import customer records from an uploaded CSV (the steps of app/workflows/csv_import.py):
+valid rows become customers, then the product's segment metrics are recomputed.
 
-Each step can run again after a crash: `write` first removes what this run wrote before.
+`write` first removes what this run wrote before, so it can run again after a crash.
 """
 
 from __future__ import annotations
@@ -9,56 +9,16 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-from app.errors import ValidationFailed
-from app.jobs.engine import StepContext, Workflow, register
+from app.jobs.engine import StepContext
 from app.models import Customer, CustomerSegment, PricingPlan
-from app.models.base import ENCODER, parse_id, utcnow
-from app.models.run import LogLevel, OrchestrationRun, RunStep, WorkflowType
-from app.resolvers.ctx import ResolverCtx
-from app.resolvers.customer_import import (
-    MAX_REPORTED_ERRORS,
-    ImportMode,
-    RowError,
-    RowParser,
-    check_header,
-    drop_upload,
-    records,
-)
+from app.models.base import ENCODER, utcnow
+from app.models.run import LogLevel
+from app.resolvers.customer_import import WORKFLOW_NAME, RowParser, header
 from app.resolvers.segment import refresh_metrics
+from app.resolvers.upload import RowError
+from app.workflows.csv_import import CsvImport, Rows, parsed_rows, progress
 
 BATCH = 5000
-PROGRESS_EVERY = 20_000
-
-
-def validate(parameters: dict[str, Any]) -> None:
-    if parameters.get("mode") not in {m.value for m in ImportMode}:
-        raise ValidationFailed.single("input.parameters.mode", "keep_valid or all_or_nothing")
-    if not parse_id(str(parameters.get("uploadId", ""))):
-        raise ValidationFailed.single("input.parameters.uploadId", "must be an upload id")
-
-
-async def plan(ctx: ResolverCtx, run: OrchestrationRun) -> list[RunStep]:
-    kinds = ("validate", "write", "metrics", "cleanup")
-    return [RunStep(name=kind, kind=kind, order=i) for i, kind in enumerate(kinds)]
-
-
-Rows = AsyncIterator[tuple[int, dict[str, Any] | None, list[RowError]]]
-
-
-async def _rows(step: StepContext) -> Rows:
-    """(row number, customer fields or None, errors) for every data row."""
-    scope, run = step.ctx.scope, step.run
-    plans = await scope.find(PricingPlan, {"product_id": run.product_id}).to_list()
-    stream = records(scope, parse_id(run.parameters["uploadId"]))
-    parser: RowParser | None = None
-    row = 0
-    async for values in stream:
-        row += 1
-        if parser is None:
-            parser = RowParser(check_header(values), plans)
-            continue
-        fields, errors = parser.parse(row, values)
-        yield row, fields, errors
 
 
 async def _existing_ids(step: StepContext) -> set[str]:
@@ -69,61 +29,32 @@ async def _existing_ids(step: StepContext) -> set[str]:
     return {doc["external_id"] async for doc in cursor}
 
 
-async def _checked(step: StepContext) -> Rows:
-    """Rows with the duplicate checks added (within the file and against stored customers)."""
+async def rows(step: StepContext) -> Rows[dict[str, Any]]:
+    """Customer fields of every row, with the duplicate checks (within the file and
+    against stored customers) added to the parser's."""
+    plans = await step.ctx.scope.find(PricingPlan, {"product_id": step.run.product_id}).to_list()
     seen = await _existing_ids(step)
-    async for row, fields, errors in _rows(step):
+    stream = parsed_rows(step, lambda names: RowParser(header(names), plans))
+    async for row, fields, errors in stream:
         if fields is not None:
             if fields["external_id"] in seen:
-                errors = [_duplicate(row)]
+                errors = [RowError(row, "external_id", "already exists for this product")]
                 fields = None
             else:
                 seen.add(fields["external_id"])
         yield row, fields, errors
 
 
-def _duplicate(row: int) -> RowError:
-    return RowError(row, "external_id", "already exists for this product")
-
-
-async def validate_step(step: StepContext) -> dict[str, Any]:
-    valid = invalid = 0
-    reported: list[dict[str, Any]] = []
-    try:
-        async for row, fields, errors in _checked(step):
-            valid += fields is not None
-            invalid += fields is None
-            reported += [vars(e) for e in errors][: MAX_REPORTED_ERRORS - len(reported)]
-            if row % PROGRESS_EVERY == 0:
-                await step.log(LogLevel.INFO, f"validated {row} rows")
-                await step.checkpoint()
-    except ValidationFailed as error:  # the header: nothing can be imported
-        reported = [{"row": 1, "column": "", "message": error.issues[0].message}]
-        invalid = max(invalid, 1)
-    rejected = bool(invalid) and step.run.parameters["mode"] == ImportMode.ALL_OR_NOTHING
-    rejected = rejected or any(e["row"] == 1 for e in reported)
-    level = LogLevel.WARN if invalid else LogLevel.INFO
-    await step.log(level, f"{valid} valid rows, {invalid} invalid rows")
-    return {"valid": valid, "invalid": invalid, "rejected": rejected, "errors": reported}
-
-
-async def write_step(step: StepContext) -> dict[str, Any]:
-    run, scope = step.run, step.ctx.scope
+async def write(step: StepContext, valid: AsyncIterator[dict[str, Any]]) -> dict[str, Any]:
     collection = Customer.get_pymongo_collection()
-    await collection.delete_many(scope.filter({"import_id": run.id}))  # a repeated step
-    if step.outputs["validate"]["rejected"]:
-        await step.log(LogLevel.WARN, "import rejected: nothing written")
-        return {"written": 0}
+    await collection.delete_many(step.ctx.scope.filter({"import_id": step.run.id}))  # a retry
     batch: list[dict[str, Any]] = []
     written = 0
-    async for _, fields, _ in _checked(step):
-        if fields is None:
-            continue
+    async for fields in valid:
         batch.append(_document(step, fields))
         if len(batch) == BATCH:
             written += await _flush(collection, batch)
-            await step.log(LogLevel.INFO, f"wrote {written} customers")
-            await step.checkpoint()
+            await progress(step, f"wrote {written} customers")
     written += await _flush(collection, batch)
     return {"written": written}
 
@@ -162,23 +93,10 @@ async def metrics_step(step: StepContext) -> dict[str, Any]:
     return {"segments": len(segments)}
 
 
-async def cleanup_step(step: StepContext) -> dict[str, Any]:
-    await drop_upload(step.ctx.scope, parse_id(step.run.parameters["uploadId"]))
-    return {}
-
-
-WORKFLOW = register(
-    Workflow(
-        name="customer_import",
-        type=WorkflowType.DATA_SYNC,
-        description="Import customers from a CSV upload",
-        plan=plan,
-        steps={
-            "validate": validate_step,
-            "write": write_step,
-            "metrics": metrics_step,
-            "cleanup": cleanup_step,
-        },
-        validate=validate,
-    )
-)
+WORKFLOW = CsvImport(
+    name=WORKFLOW_NAME,
+    description="Import customers from a CSV upload",
+    rows=rows,
+    write=write,
+    then={"metrics": metrics_step},
+).workflow()

@@ -1,0 +1,173 @@
+"""CSV uploads for bulk imports: the file is stored in MongoDB chunks (within the tier's
+upload limit) so that any worker can stream it back, record by record, to the import run.
+
+The imports (customers, revenue) share this module and app/workflows/csv_import.py; each
+brings its own columns and row parser.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+from collections.abc import AsyncIterator, Awaitable, Callable, Container, Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from beanie import PydanticObjectId
+
+from app.errors import ValidationFailed
+from app.models import Product, UploadChunk
+from app.models.base import TenantScope
+from app.models.run import OrchestrationRun, WorkflowType
+from app.models.upload import CHUNK_BYTES
+from app.ratelimit import limits_for
+from app.resolvers.ctx import ResolverCtx
+
+MAX_REPORTED_ERRORS = 1000
+TEXT_MAX = 200
+
+
+class ImportMode(StrEnum):
+    KEEP_VALID = "keep_valid"  # write the valid rows, report the others
+    ALL_OR_NOTHING = "all_or_nothing"  # any invalid row rejects the whole file
+
+
+@dataclass(frozen=True)
+class RowError:
+    row: int  # 1-based record of the file, the header being row 1
+    column: str
+    message: str
+
+
+async def start_import(
+    ctx: ResolverCtx,
+    workflow: str,
+    product_id: str,
+    read: Callable[[int], Awaitable[bytes]],
+    mode: ImportMode,
+) -> OrchestrationRun:
+    """Store the upload in chunks (within the tier's upload limit), then start the run."""
+    from app.resolvers.run import start  # run -> workflows -> this module
+
+    product = await ctx.scope.require(Product, product_id)
+    upload_id = PydanticObjectId()
+    try:
+        size = await _store(ctx, upload_id, read)
+        parameters = {"uploadId": str(upload_id), "mode": mode.value, "bytes": size}
+        return await start(
+            ctx, WorkflowType.DATA_SYNC, str(product.id), parameters, workflow=workflow
+        )
+    except BaseException:
+        await drop_upload(ctx.scope, upload_id)
+        raise
+
+
+async def _store(
+    ctx: ResolverCtx, upload_id: PydanticObjectId, read: Callable[[int], Awaitable[bytes]]
+) -> int:
+    limit = limits_for(ctx.principal.tier).max_upload_bytes
+    size, index = 0, 0
+    while data := await read(CHUNK_BYTES):
+        size += len(data)
+        if size > limit:
+            raise ValidationFailed.single("file", f"larger than the plan's {limit} bytes")
+        chunk = UploadChunk(tenant_id=ctx.tenant_id, upload_id=upload_id, index=index, data=data)
+        await ctx.scope.insert(chunk)
+        index += 1
+    if size == 0:
+        raise ValidationFailed.single("file", "is empty")
+    return size
+
+
+async def drop_upload(scope: TenantScope, upload_id: Any) -> None:
+    await UploadChunk.get_pymongo_collection().delete_many(scope.filter({"upload_id": upload_id}))
+
+
+async def records(scope: TenantScope, upload_id: Any) -> AsyncIterator[list[str]]:
+    """The CSV records of an upload, streamed chunk by chunk (one chunk in memory)."""
+    decoder = codecs.getincrementaldecoder("utf-8-sig")(errors="replace")
+    pending, record = "", ""
+    index = 0
+    while True:
+        chunk = await scope.find(
+            UploadChunk, {"upload_id": upload_id, "index": index}
+        ).first_or_none()
+        text = decoder.decode(chunk.data if chunk else b"", final=chunk is None)
+        lines = (pending + text).split("\n")
+        pending = "" if chunk is None else lines.pop()
+        for line in lines:
+            record += line + "\n"
+            if record.count('"') % 2 == 0:  # a quoted field may hold line breaks
+                if record.strip():
+                    yield next(csv.reader([record]))
+                record = ""
+        if chunk is None:
+            break
+        index += 1
+    if record.strip():
+        yield next(csv.reader([record]))
+
+
+def check_header(
+    header: list[str], required: Iterable[str], known: Callable[[str], bool]
+) -> list[str]:
+    """The column names, or a file-level error: unknown, missing or repeated columns."""
+    names = [h.strip() for h in header]
+    problems = [n for n in names if not known(n)]
+    if problems:
+        raise ValidationFailed.single("file", f"unknown columns: {', '.join(problems)}")
+    missing = [n for n in required if n not in names]
+    if missing:
+        raise ValidationFailed.single("file", f"missing columns: {', '.join(missing)}")
+    if len(set(names)) != len(names):
+        raise ValidationFailed.single("file", "a column appears twice")
+    return names
+
+
+def parse_cells(
+    names: list[str],
+    required: Container[str],
+    row: int,
+    values: list[str],
+    parse: Callable[[str, str], None],
+) -> list[RowError]:
+    """Calls `parse(column, value)` for each non-empty cell of a record; its ValueErrors,
+    values that are too long and empty required cells become row errors."""
+    if len(values) != len(names):
+        return [RowError(row, "", f"{len(values)} values for {len(names)} columns")]
+    errors = []
+    for name, raw in zip(names, values, strict=True):
+        value = raw.strip()
+        try:
+            if len(value) > TEXT_MAX:
+                raise ValueError(f"at most {TEXT_MAX} characters")
+            if value:
+                parse(name, value)
+            elif name in required:
+                raise ValueError("is required")
+        except ValueError as error:
+            errors.append(RowError(row, name, str(error) or "invalid value"))
+    return errors
+
+
+class Lookup:
+    """Documents a file refers to by id or by name; a name shared by two is ambiguous."""
+
+    def __init__(self, docs: list[Any], what: str) -> None:
+        self.what = what
+        self.by_id = {str(doc.id): doc.id for doc in docs}
+        self.by_name: dict[str, list[Any]] = {}
+        for doc in docs:
+            self.by_name.setdefault(doc.name, []).append(doc.id)
+
+    def __call__(self, reference: str) -> Any:
+        """The id `reference` names; ValueError (the row's message) when it names none."""
+        if reference in self.by_id:
+            return self.by_id[reference]
+        matches = self.by_name.get(reference, [])
+        if len(matches) > 1:
+            raise ValueError(f"{len(matches)} {self.what}s have this name: use the id")
+        if not matches:
+            raise ValueError(f"not a {self.what} of this product")
+        return matches[0]

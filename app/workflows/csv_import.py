@@ -1,0 +1,128 @@
+"""The run every CSV import shares: `validate` checks every row and reports row errors,
+`write` writes the valid rows (or none, in ALL_OR_NOTHING mode or when the header is
+wrong), the import's own follow-up steps run, and `cleanup` drops the upload.
+
+An import brings its rows (parsed and checked, streamed from the upload) and its writer.
+Each step can run again after a crash, so a writer must first undo or overwrite what an
+earlier attempt of the same run wrote. Progress goes to the run's log, on the bus.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Generic, Protocol, TypeVar
+
+from app.errors import ValidationFailed
+from app.jobs.engine import StepContext, StepFunction, Workflow, register
+from app.models.base import parse_id
+from app.models.run import LogLevel, OrchestrationRun, RunStep, WorkflowType
+from app.resolvers.ctx import ResolverCtx
+from app.resolvers.upload import MAX_REPORTED_ERRORS, ImportMode, RowError, drop_upload, records
+
+PROGRESS_EVERY = 20_000  # rows between two progress lines of the validate step
+
+T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
+Rows = AsyncIterator[tuple[int, T | None, list[RowError]]]  # (row, parsed or None, errors)
+
+
+class Parser(Protocol[T_co]):
+    def parse(self, row: int, values: list[str]) -> tuple[T_co | None, list[RowError]]: ...
+
+
+def upload_id(run: OrchestrationRun) -> Any:
+    return parse_id(run.parameters["uploadId"])
+
+
+async def parsed_rows(step: StepContext, parser_for: Callable[[list[str]], Parser[T]]) -> Rows[T]:
+    """Every data row of the upload through the parser that `parser_for` makes from the
+    header (it raises ValidationFailed when the header is unusable)."""
+    parser: Parser[T] | None = None
+    row = 0
+    async for values in records(step.ctx.scope, upload_id(step.run)):
+        row += 1
+        if parser is None:
+            parser = parser_for(values)
+            continue
+        parsed, errors = parser.parse(row, values)
+        yield row, parsed, errors
+
+
+async def progress(step: StepContext, message: str) -> None:
+    """A progress line on the run's log, and a chance to pause or stop the run."""
+    await step.log(LogLevel.INFO, message)
+    await step.checkpoint()
+
+
+def validate_parameters(parameters: dict[str, Any]) -> None:
+    if parameters.get("mode") not in {m.value for m in ImportMode}:
+        raise ValidationFailed.single("input.parameters.mode", "keep_valid or all_or_nothing")
+    if not parse_id(str(parameters.get("uploadId", ""))):
+        raise ValidationFailed.single("input.parameters.uploadId", "must be an upload id")
+
+
+async def cleanup_step(step: StepContext) -> dict[str, Any]:
+    await drop_upload(step.ctx.scope, upload_id(step.run))
+    return {}
+
+
+@dataclass(frozen=True)
+class CsvImport(Generic[T]):
+    name: str
+    description: str
+    rows: Callable[[StepContext], Rows[T]]  # every data row, parsed and checked
+    write: Callable[[StepContext, AsyncIterator[T]], Awaitable[dict[str, Any]]]  # valid rows
+    then: dict[str, StepFunction] = field(default_factory=dict)  # steps after `write`
+
+    async def validate_step(self, step: StepContext) -> dict[str, Any]:
+        valid = invalid = 0
+        reported: list[dict[str, Any]] = []
+        try:
+            async for row, parsed, errors in self.rows(step):
+                valid += parsed is not None
+                invalid += parsed is None
+                reported += [vars(e) for e in errors][: MAX_REPORTED_ERRORS - len(reported)]
+                if row % PROGRESS_EVERY == 0:
+                    await progress(step, f"validated {row} rows")
+        except ValidationFailed as error:  # the header: nothing can be imported
+            reported = [{"row": 1, "column": "", "message": error.issues[0].message}]
+            invalid = max(invalid, 1)
+        rejected = bool(invalid) and step.run.parameters["mode"] == ImportMode.ALL_OR_NOTHING
+        rejected = rejected or any(e["row"] == 1 for e in reported)
+        level = LogLevel.WARN if invalid else LogLevel.INFO
+        await step.log(level, f"{valid} valid rows, {invalid} invalid rows")
+        return {"valid": valid, "invalid": invalid, "rejected": rejected, "errors": reported}
+
+    async def write_step(self, step: StepContext) -> dict[str, Any]:
+        if step.outputs["validate"]["rejected"]:
+            await step.log(LogLevel.WARN, "import rejected: nothing written")
+            return {"written": 0}
+        return await self.write(step, self._valid(step))
+
+    async def _valid(self, step: StepContext) -> AsyncIterator[T]:
+        async for _, parsed, _ in self.rows(step):
+            if parsed is not None:
+                yield parsed
+
+    def workflow(self) -> Workflow:
+        steps = {
+            "validate": self.validate_step,
+            "write": self.write_step,
+            **self.then,
+            "cleanup": cleanup_step,
+        }
+
+        async def plan(ctx: ResolverCtx, run: OrchestrationRun) -> list[RunStep]:
+            return [RunStep(name=kind, kind=kind, order=i) for i, kind in enumerate(steps)]
+
+        return register(
+            Workflow(
+                name=self.name,
+                type=WorkflowType.DATA_SYNC,
+                description=self.description,
+                plan=plan,
+                steps=steps,
+                validate=validate_parameters,
+            )
+        )
