@@ -106,6 +106,82 @@ async def test_results_match_an_independent_welch_test_on_the_raw_events(client,
     assert np.isclose(comparison["absoluteLift"]["ci"]["upper"], ci.high)
 
 
+CUPED_RESULTS = """query($id: ID!) { experiment(id: $id) { results { comparisons {
+  method absoluteLift { estimate stdError ci { lower upper } } cuped { theta varianceReduction }
+} } } }"""
+
+
+def planted_covariate(
+    arms: dict[str, str | None], lift: int, seed: int
+) -> tuple[list[dict[str, Any]], dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Pre-period revenue X and revenue Y = 2000 + 0.8 X + noise (+ lift in the variant),
+    corr(X, Y) = 0.9 within each arm: exposure, revenue and pre-period events per unit."""
+    rng = np.random.default_rng(seed)
+    events: list[dict[str, Any]] = []
+    xs: dict[str, list[int]] = defaultdict(list)
+    ys: dict[str, list[int]] = defaultdict(list)
+    noise = 0.8 * 3000 * np.sqrt((1 - 0.9**2) / 0.9**2)
+    for unit, arm in arms.items():
+        if arm is None:
+            continue
+        x = max(0, round(rng.normal(10_000, 3000)))
+        y = max(0, round(2000 + 0.8 * x + rng.normal(0, noise) + (lift if arm != "control" else 0)))
+        events += [event(unit, "EXPOSURE"), event(unit, "PRE_PERIOD_REVENUE", x)]
+        events += [event(unit, "REVENUE", y)] if y else []
+        xs[arm].append(x)
+        ys[arm].append(y)
+    random.Random(seed).shuffle(events)
+    return events, {a: np.array(v) for a, v in xs.items()}, {a: np.array(v) for a, v in ys.items()}
+
+
+async def test_cuped_with_ingested_pre_period_revenue_narrows_the_interval_without_bias(
+    client, tenant
+):
+    created = await create_experiment(client, tenant, primaryMetric="REVENUE_PER_VISITOR")
+    arms = await assign_all(client, created["id"], [f"c{i}" for i in range(2400)])
+    lift = 500
+    events, xs, ys = planted_covariate(arms, lift, 5)
+    await ingest(client, created["id"], events)
+    pre_period = [e for e in events if e["kind"] == "PRE_PERIOD_REVENUE"]
+    again = await ingest(client, created["id"], pre_period)
+    assert again["duplicates"] == len(pre_period)  # repeated pre-period events count once
+    await client.data(RECOMPUTE, {"id": created["id"]})
+    [comparison] = (await client.data(CUPED_RESULTS, {"id": created["id"]}))["experiment"][
+        "results"
+    ]["comparisons"]
+
+    # Independent CUPED: pooled within-arm OLS slope, adjusted difference of means.
+    centred = {a: (xs[a] - xs[a].mean(), ys[a] - ys[a].mean()) for a in xs}
+    sxy = sum(float((cx * cy).sum()) for cx, cy in centred.values())
+    sxx = sum(float((cx**2).sum()) for cx, _ in centred.values())
+    syy = sum(float((cy**2).sum()) for _, cy in centred.values())
+    theta, rho = sxy / sxx, sxy / np.sqrt(sxx * syy)
+    expected = ys["higher"].mean() - ys["control"].mean()
+    expected -= theta * (xs["higher"].mean() - xs["control"].mean())
+    assert comparison["method"] == "CUPED Welch t-test"
+    assert np.isclose(comparison["cuped"]["theta"], theta, rtol=1e-9)
+    assert np.isclose(comparison["absoluteLift"]["estimate"], expected, rtol=1e-9)
+
+    # The interval shrinks by about sqrt(1 - rho^2) against the raw Welch interval...
+    raw = stats.ttest_ind(ys["higher"], ys["control"], equal_var=False).confidence_interval()
+    ci = comparison["absoluteLift"]["ci"]
+    shrink = (ci["upper"] - ci["lower"]) / (raw.high - raw.low)
+    assert abs(shrink - np.sqrt(1 - rho**2)) < 0.02 and shrink < 0.5
+    assert abs(comparison["cuped"]["varianceReduction"] - rho**2) < 0.02
+    # ... and still covers the planted lift, with the estimate within 3 standard errors.
+    assert ci["lower"] < lift < ci["upper"]
+    assert (
+        abs(comparison["absoluteLift"]["estimate"] - lift)
+        < 3 * comparison["absoluteLift"]["stdError"]
+    )
+    unit, arm = next((u, a) for u, a in arms.items() if a is not None)
+    stored = await tenant.find(
+        ExperimentUnit, {"experiment_id": ObjectId(created["id"]), "unit_id": unit}
+    ).first_or_none()
+    sent = next(e["amountCents"] for e in pre_period if e["unitId"] == unit)
+    assert stored is not None and stored.covariate == sent and stored.arm == arm
+
+
 async def test_the_same_batch_sent_twice_counts_once(client, tenant):
     created = await create_experiment(client, tenant)
     arms = await assign_all(client, created["id"], [f"v{i}" for i in range(600)])

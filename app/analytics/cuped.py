@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from app.analytics.arms import CovariateArm, GaussianArm
+from app.analytics.arms import ArmStats, CovariateArm, GaussianArm
 from app.analytics.frequentist import ComparisonResult, welch_t_test
 
 
@@ -31,13 +31,15 @@ def cuped_theta(control: CovariateArm, treatment: CovariateArm) -> float:
 
 @dataclass(frozen=True)
 class CupedAdjustment:
-    """theta, the adjusted arms, and the variance kept: Var(Y_cv)/Var(Y) per arm."""
+    """theta, the adjusted arms, the variance kept per arm (Var(Y_cv)/Var(Y)), and the
+    share of the difference's variance removed: intervals shrink by sqrt(1 - that)."""
 
     theta: float
     control: GaussianArm
     treatment: GaussianArm
     variance_ratio_control: float
     variance_ratio_treatment: float
+    variance_reduction: float
 
 
 def _adjust(arm: CovariateArm, theta: float, x_mean: float) -> GaussianArm:
@@ -51,13 +53,21 @@ def _ratio(adjusted: GaussianArm, arm: CovariateArm) -> float:
     return adjusted.variance / raw if raw > 0.0 else 1.0
 
 
+def _difference_variance(control: ArmStats, treatment: ArmStats) -> float:
+    return control.variance / control.n + treatment.variance / treatment.n
+
+
 def cuped_adjust(control: CovariateArm, treatment: CovariateArm) -> CupedAdjustment:
     """Adjusted means (on the Y scale) and variances for both arms."""
     theta = cuped_theta(control, treatment)
     x_mean = (control.x_sum + treatment.x_sum) / (control.n + treatment.n)
     adj_c = _adjust(control, theta, x_mean)
     adj_t = _adjust(treatment, theta, x_mean)
-    return CupedAdjustment(theta, adj_c, adj_t, _ratio(adj_c, control), _ratio(adj_t, treatment))
+    raw = _difference_variance(control.metric, treatment.metric)
+    reduction = 1.0 - _difference_variance(adj_c, adj_t) / raw if raw > 0.0 else 0.0
+    return CupedAdjustment(
+        theta, adj_c, adj_t, _ratio(adj_c, control), _ratio(adj_t, treatment), reduction
+    )
 
 
 def cuped_t_test(

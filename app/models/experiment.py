@@ -12,6 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from beanie import PydanticObjectId
+from bson import ObjectId
 from pydantic import BaseModel, Field
 from pymongo import ASCENDING, IndexModel
 
@@ -25,6 +26,10 @@ class ExperimentStatus(StrEnum):
     COMPLETED = "completed"
     CANCELLED = "cancelled"
     RETIRED = "retired"
+
+
+# A segment stopped or retired never runs again in this experiment.
+SEGMENT_FINAL = {ExperimentStatus.COMPLETED, ExperimentStatus.RETIRED}
 
 
 class ExperimentGoal(StrEnum):
@@ -58,6 +63,17 @@ class Guardrail(BaseModel):
     max_increase: float
 
 
+class SegmentState(BaseModel):
+    """A target segment's own lifecycle: the experiment paused, resumed, stopped (completed)
+    or retired for that segment only. Segments without an entry run with the experiment."""
+
+    segment_id: PydanticObjectId
+    status: str
+    changed_at: datetime
+    changed_by: str
+    reason: str | None = None
+
+
 class Experiment(TenantDocument):
     product_id: PydanticObjectId
     key: str
@@ -67,6 +83,7 @@ class Experiment(TenantDocument):
     arms: list[ExperimentArm] = Field(default_factory=list)
     goal: ExperimentGoal = ExperimentGoal.OPTIMIZATION
     target_segment_ids: list[PydanticObjectId] = Field(default_factory=list)
+    segment_states: list[SegmentState] = Field(default_factory=list)
     rollout: float = 1.0
     primary_metric: PrimaryMetric = PrimaryMetric.CONVERSION
     guardrails: list[Guardrail] = Field(default_factory=list)
@@ -88,6 +105,22 @@ class Experiment(TenantDocument):
         flagged = [arm for arm in self.arms if arm.control]
         named = [arm for arm in self.arms if arm.key == "control"]
         return (flagged or named or self.arms)[0]
+
+    def segment_state(self, segment_id: ObjectId) -> SegmentState | None:
+        return next((s for s in self.segment_states if s.segment_id == segment_id), None)
+
+    def own_segment_status(self, segment_id: ObjectId) -> str:
+        """What the segment's own actions made it: running unless paused, stopped or retired."""
+        state = self.segment_state(segment_id)
+        return state.status if state else ExperimentStatus.RUNNING
+
+    def segment_status(self, segment_id: ObjectId) -> str:
+        """Where the segment stands: stopped or retired for good once so, otherwise the
+        experiment's status unless that is running, then the segment's own."""
+        own = self.own_segment_status(segment_id)
+        if own in SEGMENT_FINAL or self.status == ExperimentStatus.RUNNING:
+            return own
+        return self.status
 
 
 class ExperimentEvent(TenantDocument):
@@ -115,6 +148,8 @@ class ExperimentUnit(TenantDocument):
     refunded: int = 0
     churned: int = 0
     revenue_cents: int = 0
+    # Pre-experiment value of the metric (CUPED's covariate X), in cents.
+    covariate: int = 0
 
     class Settings:
         name = "experiment_units"

@@ -2,6 +2,10 @@
 
 draft -> running <-> paused -> completed; draft/running/paused -> cancelled;
 completed/cancelled -> retired. Anything else is a Conflict that changes nothing.
+
+While the experiment runs or is paused, each target segment has the same lifecycle of
+its own (pause, resume, stop, retire): the experiment can stop for one segment and go
+on for the others. When every target segment has stopped, the experiment completes.
 """
 
 from __future__ import annotations
@@ -15,15 +19,17 @@ from beanie import PydanticObjectId
 
 from app.analytics import sample_size_proportion
 from app.errors import Conflict, FieldIssue, ValidationFailed
-from app.models import PricingPlan, Product
-from app.models.base import utcnow
+from app.models import CustomerSegment, PricingPlan, Product
+from app.models.base import parse_id, utcnow
 from app.models.experiment import (
+    SEGMENT_FINAL,
     Experiment,
     ExperimentArm,
     ExperimentGoal,
     ExperimentStatus,
     Guardrail,
     PrimaryMetric,
+    SegmentState,
 )
 from app.resolvers.ctx import ResolverCtx
 
@@ -38,6 +44,8 @@ TRANSITIONS: dict[str, tuple[set[str], str]] = {
     "cancel": ({S.DRAFT, S.RUNNING, S.PAUSED}, S.CANCELLED),
     "retire": ({S.COMPLETED, S.CANCELLED}, S.RETIRED),
 }
+# The seed's per-segment actions; their rules are those of TRANSITIONS.
+SEGMENT_ACTIONS = ("pause", "resume", "stop", "retire")
 ACCEPTS_EVENTS = {S.RUNNING, S.PAUSED}
 KEY_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
 MAX_ARMS = 10
@@ -168,14 +176,34 @@ async def _validated(
     product_id = current.product_id if current else await _product(ctx, spec)
     if spec.arms is not None:
         changes["arms"] = await _resolve_arms(ctx, spec, product_id)
-    segments = [
-        _oid(spec, f"targetSegmentIds.{i}", s) for i, s in enumerate(spec.target_segment_ids or [])
-    ]
     if spec.target_segment_ids is not None:
-        changes["target_segment_ids"] = segments
+        changes["target_segment_ids"] = await _resolve_segments(ctx, spec, product_id)
     if spec.issues:
         raise ValidationFailed(spec.issues)
     return changes
+
+
+async def _resolve_segments(
+    ctx: ResolverCtx, spec: ExperimentSpec, product_id: Any
+) -> list[PydanticObjectId]:
+    """Target segments: existing segments of the experiment's product, each listed once."""
+    given = spec.target_segment_ids or []
+    paths = [f"targetSegmentIds.{i}" for i in range(len(given))]
+    ids = [_oid(spec, path, s) for path, s in zip(paths, given, strict=True)]
+    found = await ctx.scope.get_many(CustomerSegment, [i for i in ids if i is not None])
+    seen: set[PydanticObjectId] = set()
+    for path, oid in zip(paths, ids, strict=True):
+        if oid is None:
+            continue
+        segment = found.get(oid)
+        if segment is None:
+            _issue(spec, path, "no such segment")
+        elif product_id is not None and segment.product_id != product_id:
+            _issue(spec, path, "the segment belongs to another product")
+        elif oid in seen:
+            _issue(spec, path, "listed twice")
+        seen.add(oid)
+    return [oid for oid in ids if oid is not None]
 
 
 def _oid(spec: ExperimentSpec, path: str, value: str) -> PydanticObjectId | None:
@@ -251,6 +279,9 @@ async def update(ctx: ResolverCtx, experiment_id: str, spec: ExperimentSpec) -> 
         raise Conflict(f"{', '.join(sorted(design))} can change only in draft")
     if doc.status == S.DRAFT and spec.planned_sample_size_per_arm is None:
         changes["planned_sample_size_per_arm"] = planned_sample_size(doc.model_copy(update=changes))
+    if "target_segment_ids" in changes:  # a segment no longer targeted forgets its state
+        targets = set(changes["target_segment_ids"])
+        changes["segment_states"] = [s for s in doc.segment_states if s.segment_id in targets]
     updated = await ctx.scope.update(doc, _storable(changes))
     ctx.audit.record("Experiment", doc.id, doc, updated)
     await ctx.publish(TOPIC, "experimentUpdated", event_data(updated))
@@ -259,14 +290,28 @@ async def update(ctx: ResolverCtx, experiment_id: str, spec: ExperimentSpec) -> 
 
 def _storable(changes: dict[str, Any]) -> dict[str, Any]:
     return {
-        name: [v.model_dump() for v in value] if name in ("arms", "guardrails") else value
+        name: [v.model_dump() for v in value]
+        if name in ("arms", "guardrails", "segment_states")
+        else value
         for name, value in changes.items()
     }
 
 
-async def act(ctx: ResolverCtx, experiment_id: str, action: str) -> Experiment:
+async def act(
+    ctx: ResolverCtx,
+    experiment_id: str,
+    action: str,
+    segment_id: str | None = None,
+    reason: str | None = None,
+) -> Experiment:
+    """The seed's actions on the whole experiment, or on one target segment of it."""
+    if reason is not None and len(reason) > 500:
+        raise ValidationFailed.single("reason", "must be at most 500 characters")
     doc = await ctx.scope.require(Experiment, experiment_id)
-    return await transition(ctx, doc, action, "stopped by a user" if action == "stop" else None)
+    if segment_id is not None:
+        return await segment_transition(ctx, doc, action, segment_id, reason)
+    default = "stopped by a user" if action == "stop" else None
+    return await transition(ctx, doc, action, reason or default)
 
 
 async def transition(
@@ -285,6 +330,48 @@ async def transition(
     ctx.audit.record("Experiment", doc.id, doc, updated)
     await ctx.publish(TOPIC, "experimentUpdated", event_data(updated))
     return updated
+
+
+async def segment_transition(
+    ctx: ResolverCtx, doc: Experiment, action: str, segment_id: str, reason: str | None
+) -> Experiment:
+    """Apply a lifecycle action to one target segment; the experiment completes when no
+    target segment is left running or paused. Conflict if illegal, nothing written."""
+    if action not in SEGMENT_ACTIONS:
+        raise ValidationFailed.single("action", f"per segment: {', '.join(SEGMENT_ACTIONS)}")
+    segment = _target(doc, segment_id)
+    if doc.status not in ACCEPTS_EVENTS:
+        raise Conflict(f"the experiment is {doc.status}; segments change only while it runs")
+    allowed, target = TRANSITIONS[action]
+    own = doc.own_segment_status(segment)
+    if own not in allowed:
+        raise Conflict(f"the experiment is {own} for segment {segment}; it cannot {action}")
+    state = SegmentState(
+        segment_id=segment,
+        status=target,
+        changed_at=utcnow(),
+        changed_by=ctx.principal.label,
+        reason=reason or f"{action} by a user",
+    )
+    states = [s for s in doc.segment_states if s.segment_id != segment] + [state]
+    changes: dict[str, Any] = {"segment_states": states}
+    after = doc.model_copy(update=changes)
+    if all(after.own_segment_status(s) in SEGMENT_FINAL for s in doc.target_segment_ids):
+        changes.update(
+            status=S.COMPLETED, stopped_at=utcnow(), stop_reason="every target segment stopped"
+        )
+    updated = await ctx.scope.update(doc, _storable(changes))
+    ctx.audit.record("Experiment", doc.id, doc, updated)
+    data = event_data(updated) | {"segmentId": str(segment), "segmentStatus": target}
+    await ctx.publish(TOPIC, "experimentUpdated", data)
+    return updated
+
+
+def _target(doc: Experiment, segment_id: str) -> PydanticObjectId:
+    oid = parse_id(segment_id)
+    if oid is None or oid not in doc.target_segment_ids:
+        raise ValidationFailed.single("segmentId", "not a target segment of this experiment")
+    return PydanticObjectId(oid)
 
 
 async def delete(ctx: ResolverCtx, experiment_id: str) -> Experiment:

@@ -10,6 +10,9 @@ after all its events are added up. Late events simply add to their unit; a conve
 that arrives before its exposure counts once the exposure arrives. The arm is never
 taken from the client: it is recomputed from the assignment hash.
 
+A `pre_period_revenue` event records what the unit spent before the experiment (CUPED's
+covariate); its amounts add up in the unit's `covariate`, idempotent by event id too.
+
 Trade-off: if the process dies between the Mongo upserts and the DEL, the aside hash is
 left for an operator (logged), never applied twice; the flags are idempotent anyway.
 Without Redis (single-process development) a dict stands in for the hash.
@@ -28,7 +31,7 @@ from redis.exceptions import ResponseError
 
 from app.errors import ValidationFailed
 from app.models.base import utcnow
-from app.models.experiment import Experiment, ExperimentUnit
+from app.models.experiment import Experiment, ExperimentArm, ExperimentUnit
 from app.resolvers.assignment import arm_for
 from app.resolvers.ctx import ResolverCtx
 from app.resolvers.experiment import ACCEPTS_EVENTS
@@ -64,6 +67,17 @@ class EventKind(StrEnum):
     REVENUE = "revenue"
     REFUND = "refund"
     CHURN = "churn"
+    PRE_PERIOD_REVENUE = "pre_period_revenue"
+
+
+FLAGS = {
+    EventKind.EXPOSURE: "exposed",
+    EventKind.CONVERSION: "converted",
+    EventKind.REFUND: "refunded",
+    EventKind.CHURN: "churned",
+}
+# Where an event's amount goes; refunds subtract.
+AMOUNTS = {EventKind.PRE_PERIOD_REVENUE: "covariate"}
 
 
 @dataclass(frozen=True)
@@ -86,16 +100,11 @@ class IngestReport:
 def increments(event: EventIn, arm: str) -> list[tuple[str, int]]:
     """Hash fields ("arm|kind|unit") and amounts one event adds."""
     unit = f"{arm}|{{}}|{event.unit_id}"
-    flags = {
-        EventKind.EXPOSURE: "exposed",
-        EventKind.CONVERSION: "converted",
-        EventKind.REFUND: "refunded",
-        EventKind.CHURN: "churned",
-    }
-    out = [(unit.format(flags[event.kind]), 1)] if event.kind in flags else []
+    out = [(unit.format(FLAGS[event.kind]), 1)] if event.kind in FLAGS else []
     sign = -1 if event.kind == EventKind.REFUND else 1
     if event.amount_cents:
-        out.append((unit.format("revenue"), sign * event.amount_cents))
+        amount = AMOUNTS.get(event.kind, "revenue")
+        out.append((unit.format(amount), sign * event.amount_cents))
     return out
 
 
@@ -132,16 +141,22 @@ async def record(ctx: ResolverCtx, events: list[EventIn]) -> IngestReport:
     _check(events)
     experiments = await _experiments(ctx, events)
     report = IngestReport(received=len(events))
+    prefixes = {xid: pending_key(ctx.services, ctx.tenant_id, xid) for xid in experiments}
+    # A unit sends several events per batch; hash it once (two sha256 per unit).
+    arms: dict[tuple[str, str], ExperimentArm | None] = {}
     batch: list[tuple[str, str, list[tuple[str, int]]]] = []
     for i, event in enumerate(events):
         experiment = experiments[event.experiment_id]
-        arm = arm_for(experiment, event.unit_id)
+        unit = (event.experiment_id, event.unit_id)
+        if unit not in arms:
+            arms[unit] = arm_for(experiment, event.unit_id)
+        arm = arms[unit]
         if experiment.status not in ACCEPTS_EVENTS:
             report.rejected.append((i, f"the experiment is {experiment.status}"))
         elif arm is None:
             report.rejected.append((i, "the unit is outside the rollout"))
         else:
-            prefix = pending_key(ctx.services, ctx.tenant_id, event.experiment_id)
+            prefix = prefixes[event.experiment_id]
             batch.append((f"{prefix}:seen:{event.event_id}", prefix, increments(event, arm.key)))
     report.duplicates = await _claim_and_count(ctx.services, batch)
     report.accepted = len(batch) - report.duplicates
@@ -199,12 +214,13 @@ def unit_updates(
     now = utcnow()
     updates = []
     for (arm, unit_id), counts in units.items():
-        flags = {k: 1 for k in ("exposed", "converted", "refunded", "churned") if counts.get(k)}
+        flags = {k: 1 for k in FLAGS.values() if counts.get(k)}
+        sums = {"revenue_cents": counts.get("revenue", 0), "covariate": counts.get("covariate", 0)}
         updates.append(
             UpdateOne(
                 {"tenant_id": tenant_id, "experiment_id": experiment.id, "unit_id": unit_id},
                 {
-                    "$inc": {"revenue_cents": counts.get("revenue", 0), "revision": 1},
+                    "$inc": {**sums, "revision": 1},
                     "$max": flags or {"exposed": 0},
                     "$set": {"updated_at": now},
                     "$setOnInsert": {"arm": arm, "created_at": now},

@@ -4,6 +4,11 @@ Population: exposed units (a conversion without an exposure waits for it). Per a
 n, conversions, revenue sum and sum of squares of per-unit revenue, refunds, churn.
 Margin per visitor = revenue - unit cost x converted, whose sums follow from the same
 group-by (sum of revenue over converted units gives the cross term).
+
+Once any exposed unit has a pre-period value (its `covariate`), revenue and margin per
+visitor are compared with CUPED: the t-test, the Bayesian posterior and the sequential
+test all use the adjusted arms, and each comparison reports the variance removed. The
+covariate's sums (X, X^2, XY) come from the same group-by.
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ from typing import Any
 
 from app.analytics import (
     ComparisonResult,
+    CovariateArm,
+    CupedAdjustment,
     MeanArm,
     PriceArm,
     ProportionArm,
@@ -23,6 +30,8 @@ from app.analytics import (
     SrmResult,
     beta_binomial_comparison,
     compare_arms,
+    cuped_adjust,
+    cuped_t_test,
     fit_elasticity,
     gaussian_comparison,
     recommend_price,
@@ -32,6 +41,7 @@ from app.analytics import (
     two_proportion_z_test,
     welch_t_test,
 )
+from app.analytics.arms import ArmStats
 from app.analytics.elasticity import ElasticityFit
 from app.analytics.pricing import PriceRecommendation
 from app.analytics.sequential import DEFAULT_TUNING_N, StopDecision
@@ -64,15 +74,32 @@ class ArmCounters:
     revenue: float = 0.0
     revenue_squares: float = 0.0
     revenue_converted: float = 0.0
+    covariate: float = 0.0
+    covariate_squares: float = 0.0
+    covariate_revenue: float = 0.0
+    covariate_converted: float = 0.0
 
     def metric(self, metric: PrimaryMetric) -> ProportionArm | MeanArm:
         if metric == PrimaryMetric.CONVERSION:
             return ProportionArm(self.n, self.conversions)
-        if metric == PrimaryMetric.REVENUE_PER_VISITOR:
-            return MeanArm(self.n, self.revenue, self.revenue_squares)
-        c = self.unit_cost_cents  # sum (r - c x)^2 = S_rr - 2c S_r[x=1] + c^2 S_x  (x is 0/1)
+        return self.value(metric)
+
+    def _cost(self, metric: PrimaryMetric) -> int:
+        return self.unit_cost_cents if metric == PrimaryMetric.GROSS_MARGIN_PER_VISITOR else 0
+
+    def value(self, metric: PrimaryMetric) -> MeanArm:
+        """Revenue per visitor, or margin: revenue - unit cost c x converted (0/1)."""
+        c = self._cost(metric)  # sum (r - c x)^2 = S_rr - 2c S_r[x=1] + c^2 S_x
         squares = self.revenue_squares - 2 * c * self.revenue_converted + c * c * self.conversions
         return MeanArm(self.n, self.revenue - c * self.conversions, max(0.0, squares))
+
+    def with_covariate(self, metric: PrimaryMetric) -> CovariateArm:
+        """The value metric with the pre-period covariate X, for CUPED."""
+        y = self.value(metric)
+        xy = self.covariate_revenue - self._cost(metric) * self.covariate_converted
+        return CovariateArm(
+            self.n, y.total, y.sum_squares, self.covariate, self.covariate_squares, xy
+        )
 
     def rate(self, count: int) -> float | None:
         return count / self.n if self.n else None
@@ -88,6 +115,7 @@ class VariantComparison:
     expected_loss: float | None
     sequential_p_value: float | None
     sequential_decision: StopDecision | None
+    cuped: CupedAdjustment | None = None
 
 
 @dataclass(frozen=True)
@@ -127,6 +155,10 @@ async def load_counters(scope: TenantScope, experiment: Experiment) -> list[ArmC
                 "revenue": {"$sum": "$revenue_cents"},
                 "revenue_squares": {"$sum": {"$multiply": ["$revenue_cents", "$revenue_cents"]}},
                 "revenue_converted": {"$sum": {"$multiply": ["$revenue_cents", "$converted"]}},
+                "covariate": {"$sum": "$covariate"},
+                "covariate_squares": {"$sum": {"$multiply": ["$covariate", "$covariate"]}},
+                "covariate_revenue": {"$sum": {"$multiply": ["$covariate", "$revenue_cents"]}},
+                "covariate_converted": {"$sum": {"$multiply": ["$covariate", "$converted"]}},
             }
         },
     ]
@@ -198,6 +230,30 @@ def _recommend(
     )
 
 
+@dataclass(frozen=True)
+class EffectArms:
+    """What one variant's comparisons run on: the metric's two arms, CUPED-adjusted
+    (with the adjustment) when the experiment has pre-period values."""
+
+    control: ArmStats
+    variant: ArmStats
+    cuped: CupedAdjustment | None = None
+
+
+def _uses_cuped(metric: PrimaryMetric, arms: list[ArmCounters]) -> bool:
+    """Value metrics once any exposed unit has a (non-zero) pre-period value."""
+    return metric != PrimaryMetric.CONVERSION and any(a.covariate_squares > 0 for a in arms)
+
+
+def _effect_arms(
+    metric: PrimaryMetric, control: ArmCounters, variant: ArmCounters, cuped: bool
+) -> EffectArms:
+    if not cuped:
+        return EffectArms(control.metric(metric), variant.metric(metric))
+    adjustment = cuped_adjust(control.with_covariate(metric), variant.with_covariate(metric))
+    return EffectArms(adjustment.control, adjustment.treatment, adjustment)
+
+
 def _comparisons(
     experiment: Experiment,
     control: ArmCounters,
@@ -206,28 +262,30 @@ def _comparisons(
 ) -> tuple[list[VariantComparison], str | None]:
     metric = experiment.primary_metric
     m = max(1, len(variants))
+    cuped = _uses_cuped(metric, [control, *variants])
+    arm = _arm(metric, cuped)
     multi = _attempt(
         lambda: compare_arms(
-            control.metric(metric),
-            [v.metric(metric) for v in variants],
-            _test(metric),
-            experiment.alpha,
-            "holm",
+            arm(control), [arm(v) for v in variants], _test(metric, cuped), experiment.alpha, "holm"
         ),
         notes,
         "comparison",
     )
     out = []
     for i, variant in enumerate(variants):
-        bayes = _attempt(partial(_bayes, metric, control, variant), notes, "bayesian")
-        sequential = _attempt(
-            partial(_sequential, experiment, control, variant, m),
-            notes,
-            f"sequential test of {variant.arm.key}",
+        key = variant.arm.key
+        effect = _attempt(partial(_effect_arms, metric, control, variant, cuped), notes, key)
+        bayes = _attempt(partial(_bayes, effect), notes, "bayesian") if effect else None
+        sequential = (
+            _attempt(
+                partial(_sequential, experiment, effect, m), notes, f"sequential test of {key}"
+            )
+            if effect
+            else None
         )
         out.append(
             VariantComparison(
-                arm=variant.arm.key,
+                arm=key,
                 frequentist=multi.comparisons[i] if multi else None,
                 adjusted_p_value=multi.correction.adjusted_p_values[i] if multi else None,
                 significant=bool(multi and multi.correction.reject[i]),
@@ -239,36 +297,40 @@ def _comparisons(
                     if sequential
                     else None
                 ),
+                cuped=effect.cuped if effect else None,
             )
         )
     correction = "holm (Bonferroni intervals)" if len(variants) > 1 else None
     return out, correction
 
 
-def _sequential(
-    experiment: Experiment, control: ArmCounters, variant: ArmCounters, comparisons: int
-) -> SequentialResult:
+def _sequential(experiment: Experiment, effect: EffectArms, comparisons: int) -> SequentialResult:
     """mSPRT at alpha/m (Bonferroni over variants), tuned to the planned total sample."""
-    metric = experiment.primary_metric
     return sequential_comparison(
-        control.metric(metric),
-        variant.metric(metric),
+        effect.control,
+        effect.variant,
         experiment.alpha / comparisons,
         tuning_n=2.0 * experiment.planned_sample_size_per_arm or DEFAULT_TUNING_N,
     )
 
 
-def _test(metric: PrimaryMetric) -> Callable[[Any, Any, float], ComparisonResult]:
+def _arm(metric: PrimaryMetric, cuped: bool) -> Callable[[ArmCounters], Any]:
+    if cuped:
+        return lambda a: a.with_covariate(metric)
+    return lambda a: a.metric(metric)
+
+
+def _test(metric: PrimaryMetric, cuped: bool) -> Callable[[Any, Any, float], ComparisonResult]:
+    if cuped:
+        return cuped_t_test
     if metric == PrimaryMetric.CONVERSION:
         return two_proportion_z_test
     return welch_t_test
 
 
-def _bayes(
-    metric: PrimaryMetric, control: ArmCounters, variant: ArmCounters
-) -> tuple[float, float]:
+def _bayes(effect: EffectArms) -> tuple[float, float]:
     """Chance to beat control and the expected loss of shipping the variant (metric units)."""
-    c, v = control.metric(metric), variant.metric(metric)
+    c, v = effect.control, effect.variant
     if isinstance(c, ProportionArm) and isinstance(v, ProportionArm):
         result = beta_binomial_comparison(c, v)
     else:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Mapping
 from contextlib import aclosing
 from datetime import datetime
 from enum import Enum
 from typing import Annotated, Any
 
 import strawberry
+from strawberry.types.arguments import InputContext
+from strawberry.types.base import get_object_definition
 
 from app import models
 from app.models.experiment import (
@@ -55,6 +57,28 @@ class ExperimentGuardrail:
     max_increase: float = strawberry.field(description="Largest tolerated rise of the rate.")
 
 
+@strawberry.type(description="A target segment's standing in the experiment.")
+class ExperimentSegment:
+    segment_id: strawberry.ID
+    status: ExperimentStatus = strawberry.field(
+        description="Its own once stopped or retired; the experiment's unless that is running."
+    )
+    changed_at: datetime | None = strawberry.field(description="Its last own action, if any.")
+    changed_by: str | None
+    reason: str | None
+
+    @classmethod
+    def of(cls, doc: models.Experiment, segment_id: Any) -> ExperimentSegment:
+        state = doc.segment_state(segment_id)
+        return cls(
+            segment_id=strawberry.ID(str(segment_id)),
+            status=ExperimentStatus(doc.segment_status(segment_id)),
+            changed_at=state.changed_at if state else None,
+            changed_by=state.changed_by if state else None,
+            reason=state.reason if state else None,
+        )
+
+
 @strawberry.type(description="A price experiment (the seed's PriceExperiment).")
 class Experiment:
     id: strawberry.ID
@@ -65,6 +89,9 @@ class Experiment:
     goal: ExperimentGoal
     product_id: strawberry.ID
     target_segment_ids: list[strawberry.ID]
+    segments: list[ExperimentSegment] = strawberry.field(
+        description="Each target segment's status (per-segment pause, resume, stop, retire)."
+    )
     arms: list[ExperimentArm]
     rollout: float
     primary_metric: PrimaryMetric
@@ -99,6 +126,7 @@ class Experiment:
             goal=doc.goal,
             product_id=strawberry.ID(str(doc.product_id)),
             target_segment_ids=[strawberry.ID(str(s)) for s in doc.target_segment_ids],
+            segments=[ExperimentSegment.of(doc, s) for s in doc.target_segment_ids],
             arms=[
                 ExperimentArm(
                     key=a.key,
@@ -192,12 +220,16 @@ class ExperimentInput:
         )
 
 
+UnassignedReason = strawberry.enum(assigning.Unassigned, name="UnassignedReason")
+
+
 @strawberry.type
 class Assignment:
     unit_id: str
-    arm: str | None = strawberry.field(description="null: the unit is outside the rollout.")
+    arm: str | None = strawberry.field(description="null: not in the experiment, see reason.")
     price_cents: int | None
     plan_id: strawberry.ID | None
+    reason: UnassignedReason | None  # type: ignore[valid-type]
 
     @classmethod
     def of(cls, a: assigning.Assignment) -> Assignment:
@@ -207,6 +239,7 @@ class Assignment:
             arm=arm.key if arm else None,
             price_cents=arm.price_cents if arm else None,
             plan_id=strawberry.ID(str(arm.plan_id)) if arm else None,
+            reason=a.reason,
         )
 
 
@@ -226,6 +259,24 @@ class ExperimentEventInput:
     unit_id: str
     kind: ExperimentEventKind  # type: ignore[valid-type]
     amount_cents: int = 0
+
+
+def _event_input(
+    cls: type[ExperimentEventInput], value: Mapping[str, Any], _: InputContext
+) -> ExperimentEventInput:
+    """Build an event from the values graphql-core has already coerced and checked.
+    Strawberry's generic conversion re-resolves every field's type for every value: it was
+    half the time of a 500-event `recordExperimentEvents` (bench/RESULTS.md)."""
+    return cls(
+        event_id=value["eventId"],
+        experiment_id=value["experimentId"],
+        unit_id=value["unitId"],
+        kind=ingestion.EventKind(value["kind"]),
+        amount_cents=value.get("amountCents", 0),
+    )
+
+
+get_object_definition(ExperimentEventInput, strict=True).from_input = _event_input
 
 
 @strawberry.type
@@ -248,6 +299,8 @@ class ExperimentUpdate:
     experiment_id: strawberry.ID
     status: ExperimentStatus
     stop_reason: str | None
+    segment_id: strawberry.ID | None = strawberry.field(description="Set by segment actions.")
+    segment_status: ExperimentStatus | None
     cursor: str
 
 
@@ -314,11 +367,20 @@ class ExperimentMutation:
     async def delete_experiment(self, info: Info, id: strawberry.ID) -> ExperimentResult:
         return Experiment.from_model(await use_case.delete(info.context.ctx, id))
 
-    @mutation(description="start, pause, resume, stop, cancel or retire (the seed's actions).")
+    @mutation(
+        description="start, pause, resume, stop, cancel or retire (the seed's actions); with "
+        "segmentId, pause, resume, stop or retire it for that target segment only."
+    )
     async def experiment_action(
-        self, info: Info, id: strawberry.ID, action: ExperimentAction
+        self,
+        info: Info,
+        id: strawberry.ID,
+        action: ExperimentAction,
+        segment_id: strawberry.ID | None = None,
+        reason: str | None = None,
     ) -> ExperimentResult:
-        return Experiment.from_model(await use_case.act(info.context.ctx, id, action.value))
+        doc = await use_case.act(info.context.ctx, id, action.value, segment_id, reason)
+        return Experiment.from_model(doc)
 
     @mutation(description="Flush counters, recompute and apply the stopping rules now.")
     async def recompute_experiment(self, info: Info, id: strawberry.ID) -> RecomputeResult:
@@ -327,16 +389,28 @@ class ExperimentMutation:
         await charge_expensive(ctx.services, ctx.principal, "experiment recomputation", 1)
         return Experiment.from_model(await process(ctx.services, doc, force=True))
 
-    @mutation()
-    async def assign(self, info: Info, experiment_id: strawberry.ID, unit_id: str) -> AssignResult:
-        _, found = await assigning.assign_units(info.context.ctx, experiment_id, [unit_id])
+    @mutation(description="segmentId: the unit's segment, when the caller knows it.")
+    async def assign(
+        self,
+        info: Info,
+        experiment_id: strawberry.ID,
+        unit_id: str,
+        segment_id: strawberry.ID | None = None,
+    ) -> AssignResult:
+        ctx = info.context.ctx
+        _, found = await assigning.assign_units(ctx, experiment_id, [unit_id], segment_id)
         return Assignment.of(found[0])
 
-    @mutation(description=f"Up to {assigning.MAX_BATCH} units per call.")
+    @mutation(description=f"Up to {assigning.MAX_BATCH} units (of one segment, if given).")
     async def assign_units(
-        self, info: Info, experiment_id: strawberry.ID, unit_ids: list[str]
+        self,
+        info: Info,
+        experiment_id: strawberry.ID,
+        unit_ids: list[str],
+        segment_id: strawberry.ID | None = None,
     ) -> AssignUnitsResult:
-        doc, found = await assigning.assign_units(info.context.ctx, experiment_id, unit_ids)
+        ctx = info.context.ctx
+        doc, found = await assigning.assign_units(ctx, experiment_id, unit_ids, segment_id)
         return AssignmentBatch(
             experiment_id=strawberry.ID(str(doc.id)), assignments=[Assignment.of(a) for a in found]
         )
@@ -382,5 +456,11 @@ class ExperimentSubscription:
                     experiment_id=experiment_id,
                     status=ExperimentStatus(event.data["status"]),
                     stop_reason=event.data.get("stopReason"),
+                    segment_id=event.data.get("segmentId"),
+                    segment_status=_status(event.data.get("segmentStatus")),
                     cursor=event.id,
                 )
+
+
+def _status(value: str | None) -> ExperimentStatus | None:
+    return ExperimentStatus(value) if value else None

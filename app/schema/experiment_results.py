@@ -77,6 +77,14 @@ class ArmResult:
         )
 
 
+@strawberry.type(description="CUPED with the units' pre-period revenue (Deng et al. 2013).")
+class Cuped:
+    theta: float = strawberry.field(description="Pooled within-arm slope of the metric on X.")
+    variance_reduction: float = strawberry.field(
+        description="Share of the lift's variance removed; intervals shrink by sqrt(1 - it)."
+    )
+
+
 @strawberry.type(description="A variant against control on the primary metric.")
 class ArmComparison:
     arm: str
@@ -93,6 +101,7 @@ class ArmComparison:
         description="E[max(control - variant, 0)] in metric units if the variant ships."
     )
     sequential_p_value: float | None
+    cuped: Cuped | None = strawberry.field(description="Set when pre-period values exist.")
 
     @classmethod
     def of(cls, c: stats.VariantComparison) -> ArmComparison:
@@ -110,6 +119,9 @@ class ArmComparison:
             chance_to_beat_control=c.chance_to_beat_control,
             expected_loss=c.expected_loss,
             sequential_p_value=c.sequential_p_value,
+            cuped=Cuped(theta=c.cuped.theta, variance_reduction=c.cuped.variance_reduction)
+            if c.cuped
+            else None,
         )
 
 
