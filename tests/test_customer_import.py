@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import random
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -14,6 +13,7 @@ from tests.support import catalog
 from tests.support.catalog import own_client, own_fixture, own_scope  # noqa: F401
 from tests.support.graphql import GraphQLClient
 from tests.support.runs import finished, outputs
+from tests.support.uploads import post_file
 
 IMPORT = """mutation($p: ID!, $file: Upload!, $mode: ImportMode!) {
   importCustomers(productId: $p, file: $file, mode: $mode) { __typename
@@ -28,17 +28,9 @@ HEADER = (
 
 
 async def upload(client: GraphQLClient, product_id: str, csv: str, mode: str) -> dict:
-    operations = {"query": IMPORT, "variables": {"p": product_id, "file": None, "mode": mode}}
-    response = await client.http.post(
-        "/graphql",
-        data={"operations": json.dumps(operations), "map": json.dumps({"0": ["variables.file"]})},
-        files={"0": ("customers.csv", csv.encode(), "text/csv")},
-        timeout=300,
-    )
-    assert response.status_code == 200, response.text
-    body = response.json()
-    assert "errors" not in body, body
-    return body["data"]["importCustomers"]
+    variables = {"p": product_id, "mode": mode}
+    data = await post_file(client, IMPORT, variables, csv.encode(), "customers.csv")
+    return data["importCustomers"]
 
 
 SMALL = HEADER + (
