@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import uuid
 from datetime import date
 
 import numpy as np
@@ -52,7 +53,9 @@ async def contributions(
     client: GraphQLClient, tenant: TenantScope, *series: tuple[list[float], list[float]]
 ) -> tuple[str, list[str]]:
     """A product with one plan per (revenue, subscriptions) series; its id and the plan ids."""
-    product = await tenant.insert(Product(tenant_id=tenant.tenant_id, name="Alerted"))
+    product = await tenant.insert(
+        Product(tenant_id=tenant.tenant_id, name=f"Alerted {uuid.uuid4().hex[:6]}")
+    )
     segment = await tenant.insert(
         CustomerSegment(tenant_id=tenant.tenant_id, product_id=product.id, name="All")
     )

@@ -30,7 +30,7 @@ from app.models import (
 from app.models.revenue import RevenuePoint
 from tests.support.graphql import GraphQLClient
 from tests.test_experiment import ACTION, CREATE, assign_all, experiment_input, make_product
-from tests.test_experiment_events import RECOMPUTE, event, ingest
+from tests.test_experiment_events import event, ingest, recompute
 
 
 def test_projection_applies_the_price_response_then_compounds_net_growth():
@@ -172,6 +172,8 @@ async def run_price_test(
     ]
     await client.data(ACTION, {"id": created["id"], "action": "START"})
     assigned = await assign_all(client, created["id"], [f"m{i}" for i in range(6000)])
+    # Paused while the events go in: the engine must not judge (and stop) on half of them.
+    await client.data(ACTION, {"id": created["id"], "action": "PAUSE"})
     prices = {"control": PRICE, "higher": TARGET_PRICE}
     events = []
     for arm, price in prices.items():
@@ -179,8 +181,9 @@ async def run_price_test(
         buyers = round(len(units) * 0.3 * (price / PRICE) ** elasticity)
         events += [event(unit, "EXPOSURE") for unit in units]
         events += [event(unit, "CONVERSION", price) for unit in units[:buyers]]
-    await ingest(client, created["id"], events)
-    await client.data(RECOMPUTE, {"id": created["id"]})
+    assert (await ingest(client, created["id"], events))["rejected"] == 0
+    await client.data(ACTION, {"id": created["id"], "action": "RESUME"})
+    await recompute(client, created["id"])
     return created["id"]
 
 
