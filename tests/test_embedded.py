@@ -9,6 +9,8 @@ import socket
 import struct
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 
 import bson
@@ -533,6 +535,27 @@ def test_in_process_server_starts_serves_and_persists_on_stop(tmp_path) -> None:
     with MongoClient(again.start()) as client:
         assert client.app.kv.find_one() == {"_id": "k"}
     again.stop()
+
+
+def test_a_long_command_does_not_hold_up_the_drivers_heartbeat() -> None:
+    """A driver marks a server down when `hello` goes unanswered for connectTimeoutMS; an
+    aggregation over a big collection must not look like an outage."""
+    server = EmbeddedMongo(port=0)
+    url = server.start()
+    try:
+        with MongoClient(url) as client:
+            client.app.big.insert_many({"g": i % 1000, "v": i} for i in range(200_000))
+            pipeline = [{"$sort": {"v": -1}}, {"$group": {"_id": "$g", "n": {"$sum": "$v"}}}]
+            slow = threading.Thread(target=lambda: list(client.app.big.aggregate(pipeline)))
+            slow.start()
+            time.sleep(0.2)  # the aggregation is under way: it takes seconds
+            with MongoClient(url, connectTimeoutMS=2000) as monitor:
+                answered = monitor.admin.command("hello")["isWritablePrimary"]
+                still_running = slow.is_alive()
+            slow.join()
+        assert answered and still_running
+    finally:
+        server.stop()
 
 
 def test_cli_prints_dev_only_banner_with_real_port_and_exits_cleanly() -> None:

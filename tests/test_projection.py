@@ -30,7 +30,7 @@ from app.models import (
 from app.models.revenue import RevenuePoint
 from tests.support.graphql import GraphQLClient
 from tests.test_experiment import ACTION, CREATE, assign_all, experiment_input, make_product
-from tests.test_experiment_events import event, ingest, recompute
+from tests.test_experiment_events import RESULTS, event, ingest, recompute
 
 
 def test_projection_applies_the_price_response_then_compounds_net_growth():
@@ -152,6 +152,11 @@ async def segment_on_a_plan(tenant: TenantScope) -> tuple[Any, Any, Any, Any]:
     return product, segment, pro, premium
 
 
+async def act(client: GraphQLClient, experiment_id: str, action: str, status: str) -> None:
+    done = await client.data(ACTION, {"id": experiment_id, "action": action})
+    assert done["experimentAction"].get("status") == status, done
+
+
 async def run_price_test(
     client: GraphQLClient, product: Any, pro: Any, premium: Any, elasticity: float
 ) -> str:
@@ -170,10 +175,10 @@ async def run_price_test(
     created = (await client.data(CREATE, {"input": experiment_input(product, pro, arms=arms)}))[
         "createExperiment"
     ]
-    await client.data(ACTION, {"id": created["id"], "action": "START"})
+    await act(client, created["id"], "START", "RUNNING")
     assigned = await assign_all(client, created["id"], [f"m{i}" for i in range(6000)])
     # Paused while the events go in: the engine must not judge (and stop) on half of them.
-    await client.data(ACTION, {"id": created["id"], "action": "PAUSE"})
+    await act(client, created["id"], "PAUSE", "PAUSED")
     prices = {"control": PRICE, "higher": TARGET_PRICE}
     events = []
     for arm, price in prices.items():
@@ -182,7 +187,7 @@ async def run_price_test(
         events += [event(unit, "EXPOSURE") for unit in units]
         events += [event(unit, "CONVERSION", price) for unit in units[:buyers]]
     assert (await ingest(client, created["id"], events))["rejected"] == 0
-    await client.data(ACTION, {"id": created["id"], "action": "RESUME"})
+    await act(client, created["id"], "RESUME", "RUNNING")
     await recompute(client, created["id"])
     return created["id"]
 
@@ -197,7 +202,9 @@ async def test_a_move_uses_the_elasticity_an_experiment_measured(
     result = (await client.data(MOVE, variables))["segmentMoveProjection"]
 
     used = result["elasticity"]
-    assert used["source"] == "EXPERIMENT" and used["experimentId"] == experiment_id
+    state = await client.data(RESULTS, {"id": experiment_id})
+    assert used["source"] == "EXPERIMENT", state
+    assert used["experimentId"] == experiment_id
     assert used["lower"] < planted < used["upper"]
     assert used["estimate"] == pytest.approx(planted, abs=0.02)  # conversions are rounded
     assert any("-0.3 was not used" in note for note in result["assumptions"])

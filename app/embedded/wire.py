@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import struct
 from dataclasses import dataclass
+from typing import BinaryIO
 
 import bson
 from bson.errors import BSONError
@@ -33,16 +33,17 @@ class Message:
     error: str = ""
 
 
-async def read_message(reader: asyncio.StreamReader) -> Message | None:
+def read_message(reader: BinaryIO) -> Message | None:
     """The next message, or None when the client closed the connection."""
-    try:
-        header = await reader.readexactly(_HEADER.size)
-    except asyncio.IncompleteReadError:
+    header = reader.read(_HEADER.size)
+    if len(header) < _HEADER.size:
         return None
     length, request_id, _, op_code = _HEADER.unpack(header)
     if not _HEADER.size < length <= MAX_MESSAGE_SIZE:
         raise ProtocolError(f"bad message length {length}")
-    payload = await reader.readexactly(length - _HEADER.size)
+    payload = reader.read(length - _HEADER.size)
+    if len(payload) < length - _HEADER.size:
+        return None
     try:
         if op_code == OP_MSG:
             body, more_to_come = _parse_op_msg(payload)
