@@ -106,6 +106,33 @@ async def test_misaligned_dates_and_negative_subscriptions_change_nothing(seeded
     assert stored.revision == series.revision and stored.points == series.points
 
 
+async def test_totals_past_32_bits_are_exact_and_bad_amounts_are_refused(seeded):
+    """A year at $25M a month is 30 billion cents: past GraphQL's Int, within `Cents`."""
+    signed_up, _ = seeded
+    series = await TenantScope(signed_up.tenant_id).find(RevenueSeries).first_or_none()
+    monthly = 2_500_000_000
+    points = [
+        {"period": f"2041-{m:02d}-01", "revenueCents": monthly, "activeSubscriptions": 50_000}
+        for m in range(1, 13)
+    ]
+    ids = {k: str(getattr(series, f"{k}_id")) for k in ("product", "segment", "plan")}
+    variables = {"input": {f"{k}Id": v for k, v in ids.items()} | {"points": points}}
+    assert (await signed_up.client.data(UPSERT, variables))["upsertRevenueContribution"]["id"]
+
+    window = {"p": ids["product"], "s": "2041-01-01", "e": "2042-01-01"}
+    result = (await signed_up.client.data(ATTRIBUTION, window))["revenueAttribution"]
+    assert result["totalRevenueCents"] == 12 * monthly
+    assert [item["revenueCents"] for item in result["items"]] == [12 * monthly]
+
+    for bad in (1.5, 2**53, "100", True):
+        variables["input"]["points"] = [points[0] | {"revenueCents": bad}]
+        response = await signed_up.client.post(UPSERT, variables)
+        errors = response.json()["errors"]
+        assert response.status_code == 200 and "Cents" in errors[0]["message"], errors
+    stored = await TenantScope(signed_up.tenant_id).get(RevenueSeries, series.id)
+    assert {p.revenue_cents for p in stored.points if p.period.year == 2041} == {monthly}
+
+
 async def test_plan_of_another_product_is_refused(seeded):
     signed_up, _ = seeded
     scope = TenantScope(signed_up.tenant_id)

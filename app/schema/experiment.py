@@ -29,6 +29,7 @@ from app.schema.context import Info
 from app.schema.errors import ConflictError, NotFoundError, RateLimitedError, ValidationError
 from app.schema.experiment_results import ExperimentResults
 from app.schema.fields import mutation, query, subscription
+from app.schema.money import Cents
 from app.schema.pagination import Connection, paginate
 
 
@@ -46,7 +47,7 @@ class ExperimentAction(Enum):
 class ExperimentArm:
     key: str
     plan_id: strawberry.ID
-    price_cents: int
+    price_cents: Cents
     traffic_share: float
     control: bool
 
@@ -163,7 +164,7 @@ class Experiment:
 class ArmInput:
     key: str
     plan_id: strawberry.ID
-    price_cents: int
+    price_cents: Cents
     traffic_share: float
     control: bool = False
 
@@ -227,7 +228,7 @@ UnassignedReason = strawberry.enum(assigning.Unassigned, name="UnassignedReason"
 class Assignment:
     unit_id: str
     arm: str | None = strawberry.field(description="null: not in the experiment, see reason.")
-    price_cents: int | None
+    price_cents: Cents | None
     plan_id: strawberry.ID | None
     reason: UnassignedReason | None  # type: ignore[valid-type]
 
@@ -258,7 +259,7 @@ class ExperimentEventInput:
     experiment_id: strawberry.ID
     unit_id: str
     kind: ExperimentEventKind  # type: ignore[valid-type]
-    amount_cents: int = 0
+    amount_cents: Cents = 0
 
 
 def _event_input(

@@ -11,6 +11,7 @@ from app.analytics.elasticity import ElasticityFit
 from app.analytics.pricing import PriceRecommendation
 from app.models.experiment import GuardrailMetric, PrimaryMetric
 from app.resolvers import experiment_results as stats
+from app.schema.money import Cents
 
 
 def _finite(value: float | None) -> float | None:
@@ -49,7 +50,7 @@ class LiftEstimate:
 @strawberry.type(description="One arm's counters over its exposed units (money in cents).")
 class ArmResult:
     key: str
-    price_cents: int
+    price_cents: Cents
     control: bool
     units: int
     conversions: int
@@ -170,8 +171,8 @@ class Elasticity:
 
 @strawberry.type
 class Recommendation:
-    price_cents: int
-    control_price_cents: int
+    price_cents: Cents
+    control_price_cents: Cents
     objective: str
     expected_change: float
     expected_change_ci: ConfidenceInterval

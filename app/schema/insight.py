@@ -7,17 +7,18 @@ import strawberry
 from app.resolvers import insight as use_case
 from app.schema.context import Info
 from app.schema.fields import query
+from app.schema.money import Cents
 
 
 @strawberry.type
 class PlanPerformance:
     plan_id: strawberry.ID
     plan_name: str
-    revenue_cents: int = strawberry.field(description="Last twelve months.")
+    revenue_cents: Cents = strawberry.field(description="Last twelve months.")
     growth: float = strawberry.field(description="Yearly growth factor of quarterly revenue.")
     efficiency: float = strawberry.field(description="Plan growth over product growth.")
     value_gap: float = strawberry.field(description="Efficiency - 1, in percent.")
-    potential_revenue_cents: int
+    potential_revenue_cents: Cents
 
     @classmethod
     def from_result(cls, p: use_case.PlanPerformance) -> PlanPerformance:
@@ -39,7 +40,7 @@ class PerformanceInsights:
     underperforming_plan: PlanPerformance | None
     overperforming_plan: PlanPerformance | None
     recommendations: list[str]
-    potential_capture_cents: int
+    potential_capture_cents: Cents
     reasoning: str
 
 

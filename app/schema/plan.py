@@ -15,6 +15,7 @@ from app.resolvers import plan as use_case
 from app.schema.context import Info
 from app.schema.errors import ConflictError, NotFoundError, ValidationError
 from app.schema.fields import mutation, query
+from app.schema.money import Cents
 from app.schema.pagination import Connection, paginate
 from app.schema.related import product_of
 from app.schema.version import DataVersion, versions_of
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
 
 @strawberry.type
 class PriceChange:
-    price_cents: int
+    price_cents: Cents
     changed_at: datetime
     changed_by: str
     reason: str
@@ -39,11 +40,11 @@ class PricingPlan:
     name: str
     description: str
     features: list[str]
-    unit_price_cents: int
+    unit_price_cents: Cents
     currency: str
     billing_unit: BillingUnit
     billing_period: BillingPeriod
-    unit_cost_cents: int
+    unit_cost_cents: Cents
     min_units: int
     unit_calculation_logic: str
     active: bool
@@ -88,13 +89,13 @@ class PricingPlan:
 class CreatePlanInput:
     product_id: strawberry.ID
     name: str
-    unit_price_cents: int
+    unit_price_cents: Cents
     description: str = ""
     features: list[str] = strawberry.field(default_factory=list)
     currency: str = "USD"
     billing_unit: BillingUnit = BillingUnit.SEAT
     billing_period: BillingPeriod = BillingPeriod.MONTH
-    unit_cost_cents: int = 0
+    unit_cost_cents: Cents = 0
     min_units: int = 1
     unit_calculation_logic: str = ""
     active: bool = True
@@ -107,13 +108,13 @@ class UpdatePlanInput:
     revision: int
     reason: str = ""
     name: str | None = None
-    unit_price_cents: int | None = None
+    unit_price_cents: Cents | None = None
     description: str | None = None
     features: list[str] | None = None
     currency: str | None = None
     billing_unit: BillingUnit | None = None
     billing_period: BillingPeriod | None = None
-    unit_cost_cents: int | None = None
+    unit_cost_cents: Cents | None = None
     min_units: int | None = None
     unit_calculation_logic: str | None = None
     active: bool | None = None

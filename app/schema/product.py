@@ -15,20 +15,21 @@ from app.resolvers import product as use_case
 from app.schema.context import Info
 from app.schema.errors import ConflictError, NotFoundError, ValidationError
 from app.schema.fields import mutation, query, subscription
+from app.schema.money import Cents
 from app.schema.pagination import Connection, paginate
 
 
 @strawberry.type(description="One line of unit-level COGS.")
 class CostLine:
     name: str
-    amount_cents: int
+    amount_cents: Cents
     per: CostPer
 
 
 @strawberry.type
 class CompetitorPlan:
     name: str
-    price_cents: int
+    price_cents: Cents
     billing_period: str
 
 
@@ -88,14 +89,14 @@ class Product:
 @strawberry.input
 class CostLineInput:
     name: str
-    amount_cents: int
+    amount_cents: Cents
     per: CostPer = CostPer.UNIT
 
 
 @strawberry.input
 class CompetitorPlanInput:
     name: str
-    price_cents: int
+    price_cents: Cents
     billing_period: str = "month"
 
 

@@ -13,6 +13,7 @@ from app.resolvers import projection as use_case
 from app.resolvers.projection import ElasticitySource, ProjectionConfidence
 from app.schema.context import Info
 from app.schema.fields import query
+from app.schema.money import Cents
 from app.schema.revenue import ChartPoint
 from app.workflows.revenue_forecast import add_months
 
@@ -22,8 +23,8 @@ class PlanEconomics:
     plan_id: strawberry.ID
     plan_name: str
     customers: int
-    price_cents: int
-    unit_cost_cents: int
+    price_cents: Cents
+    unit_cost_cents: Cents
     gross_margin: float
     arpu_cents: float
     monthly_churn: float
@@ -50,7 +51,7 @@ class ScenarioPoint:
 class RevenueScenario:
     name: str = strawberry.field(description="optimistic, realistic or pessimistic")
     assumptions: ScenarioAssumptions
-    total_revenue_cents: int
+    total_revenue_cents: Cents
     points: list[ScenarioPoint]
 
 
@@ -227,7 +228,7 @@ def segment_move_projection(move: use_case.SegmentMove) -> SegmentMoveProjection
 class ProjectionQuery:
     @query()
     async def plan_economics(
-        self, info: Info, plan_id: strawberry.ID, cac_cents: int | None = None
+        self, info: Info, plan_id: strawberry.ID, cac_cents: Cents | None = None
     ) -> PlanEconomics:
         plan, economics, customers = await use_case.plan_economics(
             info.context.scope, plan_id, cac_cents

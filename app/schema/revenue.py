@@ -14,6 +14,7 @@ from app.resolvers.revenue_import import WORKFLOW_NAME as IMPORT_WORKFLOW
 from app.schema.context import Info
 from app.schema.errors import NotFoundError, ValidationError
 from app.schema.fields import mutation, query
+from app.schema.money import Cents
 from app.schema.pagination import Connection, paginate
 from app.schema.upload import import_mutation
 
@@ -72,10 +73,10 @@ class AttributionItem:
     plan_name: str
     segment_id: strawberry.ID
     segment_name: str
-    revenue_cents: int
+    revenue_cents: Cents
     share: float
     users: int = strawberry.field(description="Active subscriptions in the last month.")
-    avg_revenue_cents: int = strawberry.field(description="Per subscription and month.")
+    avg_revenue_cents: Cents = strawberry.field(description="Per subscription and month.")
 
 
 @strawberry.type
@@ -90,14 +91,14 @@ class RevenueAttribution:
     start: dt.date
     end: dt.date
     items: list[AttributionItem]
-    total_revenue_cents: int
+    total_revenue_cents: Cents
     time_series: list[PlanRevenueSeries]
 
 
 @strawberry.input
 class RevenuePointInput:
     period: dt.date = strawberry.field(description="The first day of the month.")
-    revenue_cents: int
+    revenue_cents: Cents
     active_subscriptions: int
 
 

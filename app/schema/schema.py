@@ -17,6 +17,7 @@ from strawberry.extensions import (
     QueryDepthLimiter,
     ValidationCache,
 )
+from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
@@ -29,6 +30,7 @@ from app.schema.errors import EXCEPTION_HANDLERS, ErrorPolicy
 from app.schema.experiment import ExperimentMutation, ExperimentQuery, ExperimentSubscription
 from app.schema.insight import InsightQuery
 from app.schema.link import LinkMutation, LinkQuery, LinkSubscription
+from app.schema.money import CENTS_SCALAR, Cents
 from app.schema.plan import PlanMutation, PlanQuery
 from app.schema.product import ProductMutation, ProductQuery, ProductSubscription
 from app.schema.project import ProjectMutation, ProjectQuery
@@ -145,4 +147,5 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         subscription=Subscription,
         extensions=extensions,
         exception_handlers=EXCEPTION_HANDLERS,
+        config=StrawberryConfig(scalar_map={Cents: CENTS_SCALAR}),
     )

@@ -17,6 +17,7 @@ from app.resolvers import segment as use_case
 from app.schema.context import Info
 from app.schema.errors import ConflictError, NotFoundError, ValidationError
 from app.schema.fields import mutation, query, subscription
+from app.schema.money import Cents
 from app.schema.pagination import Connection, paginate
 from app.schema.related import Related, many, prefetch_segments, product_of
 from app.schema.version import DataVersion, versions_of
@@ -48,7 +49,7 @@ class SegmentGrowth:
 class SegmentMetrics:
     total_users: int
     active_users: int
-    avg_revenue_cents: int = strawberry.field(description="Per active customer and month.")
+    avg_revenue_cents: Cents = strawberry.field(description="Per active customer and month.")
     avg_usage: float = strawberry.field(description="Per active customer.")
     engagement_score: float | None = strawberry.field(
         description="Active customers' mean usage against the product's; 100 = as engaged "

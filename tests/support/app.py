@@ -45,7 +45,8 @@ async def running_worker(settings: Settings) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        await worker.close()
+        # Stop polling first: a poll after close() would open a connection nobody closes.
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+        await worker.close()
