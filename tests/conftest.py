@@ -19,7 +19,7 @@ from app.models.identity import Tenant
 from app.runtime import Services, start_services
 from app.settings import Settings
 from tests.support.app import running_api, running_worker
-from tests.support.graphql import GraphQLClient
+from tests.support.graphql import OPEN_CLIENTS, GraphQLClient
 from tests.support.servers import MongoProcess, ensure_redis
 from tests.support.tenants import SignedUp, sign_up
 
@@ -86,6 +86,8 @@ async def services(settings: Settings) -> AsyncIterator[Services]:
 async def api(settings: Settings, services: Services) -> AsyncIterator[str]:
     async with running_api(settings, services) as url:
         yield url
+        for client in list(OPEN_CLIENTS):  # what the tests left open
+            await client.close()
 
 
 @pytest_asyncio.fixture(scope="session")

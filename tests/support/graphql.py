@@ -11,6 +11,10 @@ from typing import Any
 import httpx
 import websockets
 
+# Every client until it is closed: one a test drops would otherwise be garbage-collected
+# with its connections open, in the middle of another test.
+OPEN_CLIENTS: set[GraphQLClient] = set()
+
 
 class GraphQLClient:
     def __init__(self, base_url: str, token: str | None = None) -> None:
@@ -19,6 +23,7 @@ class GraphQLClient:
         headers = {"authorization": f"Bearer {token}"} if token else {}
         self.http = httpx.AsyncClient(base_url=base_url, headers=headers, timeout=30)
         self.others: list[GraphQLClient] = []
+        OPEN_CLIENTS.add(self)
 
     def as_(self, token: str | None) -> GraphQLClient:
         """Another client of the same server with other credentials, closed with this one."""
@@ -62,6 +67,7 @@ class GraphQLClient:
         for other in self.others:
             await other.close()
         await self.http.aclose()
+        OPEN_CLIENTS.discard(self)
 
 
 class Subscription:

@@ -21,6 +21,7 @@ fragment T on __Type { kind name ofType { kind name ofType { kind name ofType { 
 # A valid value per scalar, so that generated operations reach their resolvers.
 SCALARS: dict[str, Any] = {
     "Int": 1,
+    "Cents": 100,
     "Float": 1.0,
     "Boolean": True,
     "Date": "2024-01-01",
