@@ -149,6 +149,13 @@ class StopDecision:
     detail: str
 
 
+def srm_stop(srm: SrmResult) -> StopDecision:
+    """A mismatch judged by the anytime-valid p-value, since the check repeats."""
+    return StopDecision(
+        True, "sample_ratio_mismatch", f"sequential SRM p={srm.sequential_p_value:.2e}"
+    )
+
+
 def should_stop(
     result: SequentialResult,
     n_per_arm: Sequence[int],
@@ -163,8 +170,8 @@ def should_stop(
     stop when the confidence sequence excludes 0; stop at `max_n_total` without a
     winner; otherwise continue.
     """
-    if srm is not None and srm.mismatch:
-        return StopDecision(True, "sample_ratio_mismatch", f"SRM p={srm.p_value:.2e}")
+    if srm is not None and srm.sequential_mismatch:
+        return srm_stop(srm)
     if min(n_per_arm) < min_n_per_arm:
         return StopDecision(False, "too_few_units", f"need {min_n_per_arm} units per arm")
     ci = f"[{result.ci.lower:.4g}, {result.ci.upper:.4g}]"

@@ -44,7 +44,7 @@ from app.analytics import (
 from app.analytics.arms import ArmStats
 from app.analytics.elasticity import ElasticityFit
 from app.analytics.pricing import PriceRecommendation
-from app.analytics.sequential import DEFAULT_TUNING_N, StopDecision
+from app.analytics.sequential import DEFAULT_TUNING_N, StopDecision, srm_stop
 from app.models import PricingPlan, TenantScope
 from app.models.base import utcnow
 from app.models.experiment import (
@@ -391,8 +391,8 @@ def _decision(
     srm: SrmResult | None,
 ) -> StopDecision:
     """Stop on SRM, when every variant's sequence has concluded, or at twice the plan."""
-    if srm is not None and srm.mismatch and min(a.n for a in arms) >= MIN_UNITS_PER_ARM:
-        return StopDecision(True, "sample_ratio_mismatch", f"SRM p={srm.p_value:.2e}")
+    if srm is not None and srm.sequential_mismatch and min(a.n for a in arms) >= MIN_UNITS_PER_ARM:
+        return srm_stop(srm)
     decisions = [c.sequential_decision for c in comparisons]
     if decisions and all(d is not None and d.stop for d in decisions):
         detail = "; ".join(

@@ -128,9 +128,13 @@ class ArmComparison:
 
 @strawberry.type
 class SampleRatio:
-    p_value: float
+    p_value: float = strawberry.field(description="Chi-square: valid at a single look.")
     chi_square: float | None
-    mismatch: bool
+    mismatch: bool = strawberry.field(description="pValue below 0.001: a warning.")
+    sequential_p_value: float = strawberry.field(
+        description="Anytime-valid (Dirichlet-multinomial mixture): valid however often the "
+        "check repeats; below 0.001 it stops the experiment."
+    )
     observed: list[int]
     expected: list[float]
 
@@ -222,6 +226,7 @@ class ExperimentResults:
                 p_value=srm.p_value,
                 chi_square=_finite(srm.chi_square),
                 mismatch=srm.mismatch,
+                sequential_p_value=srm.sequential_p_value,
                 observed=list(srm.observed),
                 expected=list(srm.expected),
             )
