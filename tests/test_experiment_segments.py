@@ -7,12 +7,21 @@ import asyncio
 import uuid
 from typing import Any
 
+import pytest
 from bson import ObjectId
 
 from app.models import CustomerSegment, Experiment, TenantScope
 from tests.support.graphql import GraphQLClient
 from tests.support.tenants import sign_up
-from tests.test_experiment import ACTION, CREATE, UPDATE, experiment_input, make_product
+from tests.test_experiment import (
+    ACTION,
+    CREATE,
+    UPDATE,
+    assign_all,
+    experiment_input,
+    make_product,
+)
+from tests.test_experiment_events import RECORD, event, ingest, recompute
 
 SEGMENT_ACTION = """mutation($id: ID!, $action: ExperimentAction!, $segment: ID, $reason: String) {
   experimentAction(id: $id, action: $action, segmentId: $segment, reason: $reason) {
@@ -232,3 +241,73 @@ async def test_an_update_validates_targets_and_forgets_removed_segments_state(cl
     await client.data(UPDATE, {"id": experiment_id, "input": {"targetSegmentIds": [first, second]}})
     again = (await client.data(SEGMENTS, {"id": experiment_id}))["experiment"]
     assert statuses(again) == {first: "RUNNING", second: "RUNNING"}
+
+
+SEGMENT_RESULTS = """query($id: ID!, $a: ID!, $b: ID!) { experiment(id: $id) {
+  all: results { arms { key units conversions } }
+  a: results(segmentId: $a) { ...R } b: results(segmentId: $b) { ...R } } }
+fragment R on ExperimentResults { arms { key units conversions }
+  comparisons { arm relativeLift { estimate ci { lower upper } } } }"""
+RATES = {"control": 0.10, "higher": 0.20}  # in segment A; B converts 15% in both arms
+
+
+def segment_events(assigned: dict[str, str | None], segment: str, rates: dict) -> list[dict]:
+    """Every unit exposed; the first `rate` share of each arm's units converts."""
+    events = []
+    for arm, rate in rates.items():
+        units = [unit for unit, a in assigned.items() if a == arm]
+        events += [event(u, "EXPOSURE") | {"segmentId": segment} for u in units]
+        events += [event(u, "CONVERSION", 100) for u in units[: round(len(units) * rate)]]
+    return events
+
+
+async def test_results_by_segment_count_the_units_whose_events_named_it(client, tenant):
+    experiment_id, (a, b) = await segmented_experiment(client, tenant)
+    in_a = await assign_all(client, experiment_id, [f"a{i}" for i in range(3000)])
+    in_b = await assign_all(client, experiment_id, [f"b{i}" for i in range(3000)])
+    unsegmented = await assign_all(client, experiment_id, [f"n{i}" for i in range(200)])
+    # Paused while the events go in: the engine must not judge (and stop) on part of them.
+    await act(client, experiment_id, "PAUSE", None)
+    events = segment_events(in_a, a, RATES)
+    events += segment_events(in_b, b, dict.fromkeys(RATES, 0.15))
+    events += [event(unit, "EXPOSURE") for unit in unsegmented]
+    assert (await ingest(client, experiment_id, events))["rejected"] == 0
+    await recompute(client, experiment_id)
+
+    variables = {"id": experiment_id, "a": a, "b": b}
+    result = (await client.data(SEGMENT_RESULTS, variables))["experiment"]
+    for name, assigned, rates in (("a", in_a, RATES), ("b", in_b, dict.fromkeys(RATES, 0.15))):
+        sizes = {arm: sum(x == arm for x in assigned.values()) for arm in RATES}
+        expected = {arm: (sizes[arm], round(sizes[arm] * rates[arm])) for arm in RATES}
+        got = {arm["key"]: (arm["units"], arm["conversions"]) for arm in result[name]["arms"]}
+        assert got == expected
+    lift_a = result["a"]["comparisons"][0]["relativeLift"]
+    assert lift_a["estimate"] == pytest.approx(1.0, abs=0.05)  # 20% against 10%
+    assert lift_a["ci"]["lower"] > 0.5
+    lift_b = result["b"]["comparisons"][0]["relativeLift"]
+    assert lift_b["ci"]["lower"] < 0 < lift_b["ci"]["upper"]
+    assert sum(arm["units"] for arm in result["all"]["arms"]) == 6200  # the unsegmented too
+
+
+async def test_an_event_naming_a_segment_outside_the_experiment_changes_nothing(client, tenant):
+    experiment_id, _ = await segmented_experiment(client, tenant)
+    other_product, _ = await make_product(tenant)
+    (stranger,) = await make_segments(tenant, other_product, 1)
+    assigned = await assign_all(client, experiment_id, ["u1", "u2"])
+    events = [event(unit, "EXPOSURE") for unit in assigned]
+    events[1]["segmentId"] = str(stranger.id)
+    batch = [{**e, "experimentId": experiment_id} for e in events]
+    report = (await client.data(RECORD, {"events": batch}))["recordExperimentEvents"]
+    assert report["fields"] == [
+        {
+            "path": ["events", "1", "segmentId"],
+            "message": "no such segment of the experiment's product",
+        }
+    ]
+    await recompute(client, experiment_id)
+    query = """query($id: ID!, $s: ID) { experiment(id: $id) { results(segmentId: $s) {
+      arms { units } } } }"""
+    counted = (await client.data(query, {"id": experiment_id}))["experiment"]["results"]
+    assert sum(arm["units"] for arm in counted["arms"]) == 0
+    refused = await client.execute(query, {"id": experiment_id, "s": "not-an-id"})
+    assert refused["errors"][0]["extensions"]["code"] == "VALIDATION"

@@ -150,6 +150,7 @@ class ExperimentUnit(TenantDocument):
     revenue_cents: int = 0
     # Pre-experiment value of the metric (CUPED's covariate X), in cents.
     covariate: int = 0
+    segment_id: PydanticObjectId | None = None  # as the unit's events stated it
 
     class Settings:
         name = "experiment_units"

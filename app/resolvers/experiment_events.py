@@ -26,12 +26,14 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from bson import ObjectId
 from pymongo import UpdateOne
 from redis.exceptions import ResponseError
 
 from app.errors import ValidationFailed
-from app.models.base import utcnow
+from app.models.base import parse_id, utcnow
 from app.models.experiment import Experiment, ExperimentArm, ExperimentUnit
+from app.models.segment import CustomerSegment
 from app.resolvers.assignment import arm_for
 from app.resolvers.ctx import ResolverCtx
 from app.resolvers.experiment import ACCEPTS_EVENTS
@@ -76,6 +78,7 @@ FLAGS = {
     EventKind.REFUND: "refunded",
     EventKind.CHURN: "churned",
 }
+SEGMENT = "segment="
 # Where an event's amount goes; refunds subtract.
 AMOUNTS = {EventKind.PRE_PERIOD_REVENUE: "covariate"}
 
@@ -87,6 +90,7 @@ class EventIn:
     unit_id: str
     kind: EventKind
     amount_cents: int = 0
+    segment_id: str | None = None
 
 
 @dataclass
@@ -98,9 +102,12 @@ class IngestReport:
 
 
 def increments(event: EventIn, arm: str) -> list[tuple[str, int]]:
-    """Hash fields ("arm|kind|unit") and amounts one event adds."""
+    """Hash fields ("arm|kind|unit") and amounts one event adds; a stated segment is the
+    field "arm|segment=<id>|unit", whose value is only a marker."""
     unit = f"{arm}|{{}}|{event.unit_id}"
     out = [(unit.format(FLAGS[event.kind]), 1)] if event.kind in FLAGS else []
+    if event.segment_id is not None:
+        out.append((unit.format(SEGMENT + event.segment_id), 1))
     sign = -1 if event.kind == EventKind.REFUND else 1
     if event.amount_cents:
         amount = AMOUNTS.get(event.kind, "revenue")
@@ -119,6 +126,31 @@ def _check(events: list[EventIn]) -> None:
             raise ValidationFailed.single(f"events.{i}.amountCents", "must be >= 0")
         if event.amount_cents and event.kind in (EventKind.EXPOSURE, EventKind.CHURN):
             raise ValidationFailed.single(f"events.{i}.amountCents", f"{event.kind} has none")
+
+
+async def _check_segments(
+    ctx: ResolverCtx, events: list[EventIn], experiments: dict[str, Experiment]
+) -> None:
+    """A stated segment is a segment of the experiment's product (a target, when the
+    experiment has targets); anything else rejects the batch."""
+    stated = {e.segment_id for e in events if e.segment_id is not None}
+    if not stated:
+        return
+    ids = {sid: parse_id(sid) for sid in stated}
+    found = await ctx.scope.get_many(CustomerSegment, [oid for oid in ids.values() if oid])
+    for i, event in enumerate(events):
+        if event.segment_id is None:
+            continue
+        experiment = experiments[event.experiment_id]
+        segment = found.get(ids[event.segment_id])  # type: ignore[arg-type]
+        targets = experiment.target_segment_ids
+        if segment is None or segment.product_id != experiment.product_id:
+            problem = "no such segment of the experiment's product"
+        elif targets and segment.id not in targets:
+            problem = "the experiment does not target this segment"
+        else:
+            continue
+        raise ValidationFailed.single(f"events.{i}.segmentId", problem)
 
 
 async def _experiments(ctx: ResolverCtx, events: list[EventIn]) -> dict[str, Experiment]:
@@ -140,6 +172,7 @@ async def record(ctx: ResolverCtx, events: list[EventIn]) -> IngestReport:
     """Count a batch once per event id; the whole batch is rejected on malformed input."""
     _check(events)
     experiments = await _experiments(ctx, events)
+    await _check_segments(ctx, events, experiments)
     report = IngestReport(received=len(events))
     prefixes = {xid: pending_key(ctx.services, ctx.tenant_id, xid) for xid in experiments}
     # A unit sends several events per batch; hash it once (two sha256 per unit).
@@ -208,21 +241,28 @@ def unit_updates(
     tenant_id: str, experiment: Experiment, pending: dict[str, int]
 ) -> list[UpdateOne]:
     units: dict[tuple[str, str], dict[str, int]] = defaultdict(dict)
+    segments: dict[tuple[str, str], ObjectId] = {}
     for name, amount in pending.items():
         arm, kind, unit_id = name.split("|", 2)
-        units[(arm, unit_id)][kind] = amount
+        counts = units[(arm, unit_id)]
+        if kind.startswith(SEGMENT):
+            segments[(arm, unit_id)] = ObjectId(kind.removeprefix(SEGMENT))
+        else:
+            counts[kind] = amount
     now = utcnow()
     updates = []
-    for (arm, unit_id), counts in units.items():
+    for key, counts in units.items():
+        arm, unit_id = key
         flags = {k: 1 for k in FLAGS.values() if counts.get(k)}
         sums = {"revenue_cents": counts.get("revenue", 0), "covariate": counts.get("covariate", 0)}
+        stated = {"segment_id": segments[key]} if key in segments else {}
         updates.append(
             UpdateOne(
                 {"tenant_id": tenant_id, "experiment_id": experiment.id, "unit_id": unit_id},
                 {
                     "$inc": {**sums, "revision": 1},
                     "$max": flags or {"exposed": 0},
-                    "$set": {"updated_at": now},
+                    "$set": {"updated_at": now, **stated},
                     "$setOnInsert": {"arm": arm, "created_at": now},
                 },
                 upsert=True,

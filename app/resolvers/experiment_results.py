@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+from bson import ObjectId
+
 from app.analytics import (
     ComparisonResult,
     CovariateArm,
@@ -142,9 +144,15 @@ class Results:
     notes: list[str]
 
 
-async def load_counters(scope: TenantScope, experiment: Experiment) -> list[ArmCounters]:
+async def load_counters(
+    scope: TenantScope, experiment: Experiment, segment_id: ObjectId | None = None
+) -> list[ArmCounters]:
+    """Per-arm sums over exposed units: all of them, or those stated in one segment."""
+    match: dict[str, Any] = {"experiment_id": experiment.id, "exposed": 1}
+    if segment_id is not None:
+        match["segment_id"] = segment_id
     pipeline: list[dict[str, Any]] = [
-        {"$match": scope.filter({"experiment_id": experiment.id, "exposed": 1})},
+        {"$match": scope.filter(match)},
         {
             "$group": {
                 "_id": "$arm",
@@ -407,8 +415,10 @@ def _decision(
     return StopDecision(False, "continue", "collecting data")
 
 
-async def compute(scope: TenantScope, experiment: Experiment) -> Results:
-    return analyse(experiment, await load_counters(scope, experiment))
+async def compute(
+    scope: TenantScope, experiment: Experiment, segment_id: ObjectId | None = None
+) -> Results:
+    return analyse(experiment, await load_counters(scope, experiment, segment_id))
 
 
 def stop_reason(results: Results) -> str | None:

@@ -13,6 +13,8 @@ from strawberry.types.arguments import InputContext
 from strawberry.types.base import get_object_definition
 
 from app import models
+from app.errors import ValidationFailed
+from app.models.base import parse_id
 from app.models.experiment import (
     ExperimentGoal,
     ExperimentStatus,
@@ -112,8 +114,21 @@ class Experiment:
     doc: strawberry.Private[models.Experiment]
 
     @strawberry.field(description="Statistics from the flushed counters.")
-    async def results(self, info: Info) -> ExperimentResults:
-        results = await compute(info.context.scope, self.doc)
+    async def results(
+        self,
+        info: Info,
+        segment_id: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(
+                description="Only the units whose events named this segment; the automatic "
+                "stop always judges the whole experiment."
+            ),
+        ] = None,
+    ) -> ExperimentResults:
+        segment = parse_id(str(segment_id)) if segment_id is not None else None
+        if segment_id is not None and segment is None:
+            raise ValidationFailed.single("segmentId", "not a valid id")
+        results = await compute(info.context.scope, self.doc, segment)
         return ExperimentResults.of(results, self.doc.control_arm().key)
 
     @classmethod
@@ -260,6 +275,11 @@ class ExperimentEventInput:
     unit_id: str
     kind: ExperimentEventKind  # type: ignore[valid-type]
     amount_cents: Cents = 0
+    segment_id: strawberry.ID | None = strawberry.field(
+        default=None,
+        description="The unit's customer segment, for results by segment (name the same one "
+        "on all of a unit's events).",
+    )
 
 
 def _event_input(
@@ -274,6 +294,7 @@ def _event_input(
         unit_id=value["unitId"],
         kind=ingestion.EventKind(value["kind"]),
         amount_cents=value.get("amountCents", 0),
+        segment_id=value.get("segmentId"),
     )
 
 
@@ -427,6 +448,7 @@ class ExperimentMutation:
                 e.unit_id,
                 ingestion.EventKind(e.kind),
                 e.amount_cents,
+                str(e.segment_id) if e.segment_id is not None else None,
             )
             for e in events
         ]
