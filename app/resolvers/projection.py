@@ -31,7 +31,6 @@ from app.analytics.projection import (
 )
 from app.errors import FieldIssue, ValidationFailed
 from app.models import (
-    Customer,
     CustomerSegment,
     PricingPlan,
     Product,
@@ -42,6 +41,7 @@ from app.models.base import TenantScope
 from app.models.experiment import Experiment, ExperimentStatus
 from app.resolvers.canvas import monthly_price_cents
 from app.resolvers.experiment_results import compute
+from app.resolvers.segment import IS_ACTIVE, aggregate_one, sum_if
 
 DAYS_PER_MONTH = 30.4375
 MAX_MONTHS = 60
@@ -58,18 +58,24 @@ async def plan_economics(
     if cac_cents is not None and cac_cents < 0:
         raise ValidationFailed.single("cacCents", "must not be negative")
     plan = await scope.require(PricingPlan, plan_id)
-    customers = await scope.find(Customer, {"plan_id": plan.id}).to_list()
     now = datetime.now(UTC)
-    active = [c for c in customers if c.churned_at is None]
-    exposure_days = sum(
-        ((c.churned_at or now) - c.signup_at).total_seconds() / 86_400
-        for c in customers
-        if (c.churned_at or now) > c.signup_at
-    )
-    churn = monthly_churn_rate(len(customers) - len(active), exposure_days / DAYS_PER_MONTH)
-    arpu = sum(c.monthly_revenue_cents for c in active) / len(active) if active else 0.0
+    # A customer's time on the plan, in ms: to churn, or to now while active.
+    lifetime = {"$max": [0, {"$subtract": [{"$ifNull": ["$churned_at", now]}, "$signup_at"]}]}
+    group = {
+        "_id": None,
+        "customers": {"$sum": 1},
+        "active": sum_if(IS_ACTIVE, 1),
+        "active_revenue": sum_if(IS_ACTIVE, "$monthly_revenue_cents"),
+        "lifetime_ms": {"$sum": lifetime},
+    }
+    match = {"$match": scope.filter({"plan_id": plan.id})}
+    row = await aggregate_one([match, {"$group": group}]) or dict.fromkeys(group, 0)
+    customers, active = int(row["customers"]), int(row["active"])
+    customer_months = row["lifetime_ms"] / 86_400_000 / DAYS_PER_MONTH
+    churn = monthly_churn_rate(customers - active, customer_months)
+    arpu = row["active_revenue"] / active if active else 0.0
     economics = unit_economics(plan.unit_price_cents, plan.unit_cost_cents, arpu, churn, cac_cents)
-    return plan, economics, len(customers)
+    return plan, economics, customers
 
 
 @dataclass(frozen=True)

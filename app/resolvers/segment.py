@@ -43,39 +43,42 @@ def _active_at(moment: datetime) -> dict[str, Any]:
     }
 
 
-def _sum_if(condition: dict[str, Any], value: Any) -> dict[str, Any]:
+# A customer with no churn date (missing or null) is active.
+IS_ACTIVE = {"$eq": [{"$ifNull": ["$churned_at", None]}, None]}
+
+
+def sum_if(condition: dict[str, Any], value: Any) -> dict[str, Any]:
     return {"$sum": {"$cond": [condition, value, 0]}}
 
 
 def metrics_pipeline(
     scope: TenantScope, segment: CustomerSegment, start: datetime, end: datetime
 ) -> list[dict[str, Any]]:
-    is_active = {"$eq": [{"$ifNull": ["$churned_at", None]}, None]}
     group: dict[str, Any] = {
         "_id": None,
         "total": {"$sum": 1},
-        "active": _sum_if(is_active, 1),
-        "active_revenue": _sum_if(is_active, "$monthly_revenue_cents"),
-        "active_usage": _sum_if(is_active, "$usage"),
+        "active": sum_if(IS_ACTIVE, 1),
+        "active_revenue": sum_if(IS_ACTIVE, "$monthly_revenue_cents"),
+        "active_usage": sum_if(IS_ACTIVE, "$usage"),
     }
     for label, moment in (("start", start), ("end", end)):
-        group[f"users_{label}"] = _sum_if(_active_at(moment), 1)
-        group[f"revenue_{label}"] = _sum_if(_active_at(moment), "$monthly_revenue_cents")
-        group[f"usage_{label}"] = _sum_if(_active_at(moment), "$usage")
+        group[f"users_{label}"] = sum_if(_active_at(moment), 1)
+        group[f"revenue_{label}"] = sum_if(_active_at(moment), "$monthly_revenue_cents")
+        group[f"usage_{label}"] = sum_if(_active_at(moment), "$usage")
     return [
         {"$match": scope.filter({**segment.filter, "product_id": segment.product_id})},
         {"$group": group},
     ]
 
 
-async def _aggregate_one(pipeline: list[dict[str, Any]]) -> dict[str, Any] | None:
+async def aggregate_one(pipeline: list[dict[str, Any]]) -> dict[str, Any] | None:
     cursor = await Customer.get_pymongo_collection().aggregate(pipeline)
     rows = await cursor.to_list()
     return rows[0] if rows else None
 
 
 async def _product_usage_per_active(scope: TenantScope, product_id: Any) -> float:
-    row = await _aggregate_one(
+    row = await aggregate_one(
         [
             {"$match": scope.filter({"product_id": product_id, "churned_at": None})},
             {"$group": {"_id": None, "n": {"$sum": 1}, "usage": {"$sum": "$usage"}}},
@@ -109,7 +112,7 @@ async def compute_metrics(
     days = growth_days or segment.metrics.growth.period_days
     end = utcnow()
     start = end - timedelta(days=days)
-    row = await _aggregate_one(metrics_pipeline(scope, segment, start, end))
+    row = await aggregate_one(metrics_pipeline(scope, segment, start, end))
     if row is None:
         return SegmentMetrics(growth=SegmentGrowth(period_days=days), computed_at=end)
     total, active = int(row["total"]), int(row["active"])
