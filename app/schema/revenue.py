@@ -9,14 +9,18 @@ import strawberry
 
 from app import models
 from app.models.revenue import ForecastPoint
+from app.models.run import WorkflowType
 from app.resolvers import revenue as use_case
+from app.resolvers import run as runs
 from app.resolvers.revenue_import import WORKFLOW_NAME as IMPORT_WORKFLOW
 from app.schema.context import Info
 from app.schema.errors import NotFoundError, ValidationError
 from app.schema.fields import mutation, query
 from app.schema.money import Cents
 from app.schema.pagination import Connection, paginate
+from app.schema.run import Run, StartRunResult
 from app.schema.upload import import_mutation
+from app.workflows import revenue_from_customers as derived
 
 
 @strawberry.type(description="One point of a chart: an interval only where there is one.")
@@ -190,6 +194,26 @@ class RevenueMutation:
             points,
         )
         return RevenueContribution.from_model(doc)
+
+    @mutation(
+        description="Derive contributions from the customer records (a run): per segment and "
+        "plan, the active subscriptions and revenue of the last complete months, replacing "
+        "those months; forecasts follow."
+    )
+    async def derive_revenue_from_customers(
+        self,
+        info: Info,
+        product_id: strawberry.ID,
+        months: Annotated[
+            int, strawberry.argument(description=f"1 to {derived.MAX_MONTHS}.")
+        ] = derived.DEFAULT_MONTHS,
+    ) -> StartRunResult:
+        derived.check_months(months, "months")
+        ctx = info.context.ctx
+        doc = await runs.start(
+            ctx, WorkflowType.DATA_SYNC, product_id, {"months": months}, derived.NAME
+        )
+        return Run.from_model(doc)
 
     import_revenue = import_mutation(
         IMPORT_WORKFLOW,
