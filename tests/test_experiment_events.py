@@ -181,11 +181,12 @@ async def test_cuped_with_ingested_pre_period_revenue_narrows_the_interval_witho
     shrink = (ci["upper"] - ci["lower"]) / (raw.high - raw.low)
     assert abs(shrink - np.sqrt(1 - rho**2)) < 0.02 and shrink < 0.5
     assert abs(comparison["cuped"]["varianceReduction"] - rho**2) < 0.02
-    # ... and still covers the planted lift, with the estimate within 3 standard errors.
-    assert ci["lower"] < lift < ci["upper"]
+    # ... and stays centred on the planted lift. The arms come from hashing a new
+    # experiment's id, so the data differ per run: a 95% interval would miss 1 run in 20;
+    # 4 standard errors miss 1 in 16,000.
     assert (
         abs(comparison["absoluteLift"]["estimate"] - lift)
-        < 3 * comparison["absoluteLift"]["stdError"]
+        < 4 * comparison["absoluteLift"]["stdError"]
     )
     unit, arm = next((u, a) for u, a in arms.items() if a is not None)
     stored = await tenant.find(
