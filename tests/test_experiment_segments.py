@@ -309,5 +309,7 @@ async def test_an_event_naming_a_segment_outside_the_experiment_changes_nothing(
       arms { units } } } }"""
     counted = (await client.data(query, {"id": experiment_id}))["experiment"]["results"]
     assert sum(arm["units"] for arm in counted["arms"]) == 0
-    refused = await client.execute(query, {"id": experiment_id, "s": "not-an-id"})
-    assert refused["errors"][0]["extensions"]["code"] == "VALIDATION"
+    for wrong in ("not-an-id", str(stranger.id)):
+        refused = await client.execute(query, {"id": experiment_id, "s": wrong})
+        assert refused["errors"][0]["extensions"]["code"] == "VALIDATION"
+        assert "no such segment" in refused["errors"][0]["message"]

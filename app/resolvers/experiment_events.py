@@ -142,7 +142,8 @@ async def _check_segments(
         if event.segment_id is None:
             continue
         experiment = experiments[event.experiment_id]
-        segment = found.get(ids[event.segment_id])  # type: ignore[arg-type]
+        oid = ids[event.segment_id]
+        segment = found.get(oid) if oid is not None else None
         targets = experiment.target_segment_ids
         if segment is None or segment.product_id != experiment.product_id:
             problem = "no such segment of the experiment's product"

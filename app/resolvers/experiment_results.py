@@ -47,7 +47,8 @@ from app.analytics.arms import ArmStats
 from app.analytics.elasticity import ElasticityFit
 from app.analytics.pricing import PriceRecommendation
 from app.analytics.sequential import DEFAULT_TUNING_N, StopDecision, srm_stop
-from app.models import PricingPlan, TenantScope
+from app.errors import ValidationFailed
+from app.models import CustomerSegment, PricingPlan, TenantScope
 from app.models.base import utcnow
 from app.models.experiment import (
     Experiment,
@@ -419,6 +420,16 @@ async def compute(
     scope: TenantScope, experiment: Experiment, segment_id: ObjectId | None = None
 ) -> Results:
     return analyse(experiment, await load_counters(scope, experiment, segment_id))
+
+
+async def results_of(scope: TenantScope, experiment: Experiment, segment_id: str | None) -> Results:
+    """The experiment's results, or those of one segment of its product."""
+    if segment_id is None:
+        return await compute(scope, experiment)
+    segment = await scope.get(CustomerSegment, segment_id)
+    if segment is None or segment.product_id != experiment.product_id:
+        raise ValidationFailed.single("segmentId", "no such segment of the experiment's product")
+    return await compute(scope, experiment, segment.id)
 
 
 def stop_reason(results: Results) -> str | None:

@@ -13,8 +13,6 @@ from strawberry.types.arguments import InputContext
 from strawberry.types.base import get_object_definition
 
 from app import models
-from app.errors import ValidationFailed
-from app.models.base import parse_id
 from app.models.experiment import (
     ExperimentGoal,
     ExperimentStatus,
@@ -25,7 +23,7 @@ from app.models.experiment import (
 from app.resolvers import assignment as assigning
 from app.resolvers import experiment as use_case
 from app.resolvers import experiment_events as ingestion
-from app.resolvers.experiment_results import compute, process
+from app.resolvers.experiment_results import process, results_of
 from app.resolvers.usage import charge_expensive
 from app.schema.context import Info
 from app.schema.errors import ConflictError, NotFoundError, RateLimitedError, ValidationError
@@ -125,10 +123,8 @@ class Experiment:
             ),
         ] = None,
     ) -> ExperimentResults:
-        segment = parse_id(str(segment_id)) if segment_id is not None else None
-        if segment_id is not None and segment is None:
-            raise ValidationFailed.single("segmentId", "not a valid id")
-        results = await compute(info.context.scope, self.doc, segment)
+        segment = str(segment_id) if segment_id is not None else None
+        results = await results_of(info.context.scope, self.doc, segment)
         return ExperimentResults.of(results, self.doc.control_arm().key)
 
     @classmethod
