@@ -79,6 +79,13 @@ async def create_experiment(
     return created
 
 
+async def pause(client: GraphQLClient, experiment_id: str) -> None:
+    """Before sending a batch of events: with a session worker about, the engine must not
+    judge (and stop) the experiment on part of them. A paused experiment takes events."""
+    paused = await client.data(ACTION, {"id": experiment_id, "action": "PAUSE"})
+    assert paused["experimentAction"]["status"] == "PAUSED", paused
+
+
 async def test_created_experiment_plans_its_sample_size_with_the_power_formula(client, tenant):
     created = await create_experiment(client, tenant, start=False)
     # Fleiss' formula at p1 = 0.10, p2 = 0.12, alpha 0.05, power 0.8 (R power.prop.test: 3841).

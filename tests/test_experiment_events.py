@@ -15,7 +15,7 @@ from app.models import ExperimentUnit, TenantScope
 from app.seed import seed
 from tests.support.graphql import GraphQLClient
 from tests.support.tenants import sign_up
-from tests.test_experiment import assign_all, create_experiment
+from tests.test_experiment import assign_all, create_experiment, pause
 
 RECORD = """mutation($events: [ExperimentEventInput!]!) { recordExperimentEvents(events: $events) {
   __typename ... on EventIngestion { received accepted duplicates rejected { index reason } }
@@ -98,6 +98,7 @@ async def ingest(client: GraphQLClient, experiment_id: str, events: list[dict], 
 async def test_results_match_an_independent_welch_test_on_the_raw_events(client, tenant):
     created = await create_experiment(client, tenant, primaryMetric="REVENUE_PER_VISITOR")
     arms = await assign_all(client, created["id"], [f"u{i}" for i in range(4000)])
+    await pause(client, created["id"])
     prices = {"control": 10_000, "higher": 12_000}
     events, revenue, converted = simulate(arms, {"control": 0.10, "higher": 0.095}, prices, 1)
     totals = await ingest(client, created["id"], events)
@@ -152,6 +153,7 @@ async def test_cuped_with_ingested_pre_period_revenue_narrows_the_interval_witho
 ):
     created = await create_experiment(client, tenant, primaryMetric="REVENUE_PER_VISITOR")
     arms = await assign_all(client, created["id"], [f"c{i}" for i in range(2400)])
+    await pause(client, created["id"])
     lift = 500
     events, xs, ys = planted_covariate(arms, lift, 5)
     await ingest(client, created["id"], events)
@@ -199,6 +201,7 @@ async def test_cuped_with_ingested_pre_period_revenue_narrows_the_interval_witho
 async def test_the_same_batch_sent_twice_counts_once(client, tenant):
     created = await create_experiment(client, tenant)
     arms = await assign_all(client, created["id"], [f"v{i}" for i in range(600)])
+    await pause(client, created["id"])
     events, _, converted = simulate(
         arms, {"control": 0.2, "higher": 0.2}, {"control": 1, "higher": 1}, 2
     )
