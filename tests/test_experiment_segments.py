@@ -21,7 +21,7 @@ from tests.test_experiment import (
     experiment_input,
     make_product,
 )
-from tests.test_experiment_events import RECORD, event, ingest, recompute
+from tests.test_experiment_events import RECORD, RESULTS, event, ingest, recompute
 
 SEGMENT_ACTION = """mutation($id: ID!, $action: ExperimentAction!, $segment: ID, $reason: String) {
   experimentAction(id: $id, action: $action, segmentId: $segment, reason: $reason) {
@@ -313,3 +313,25 @@ async def test_an_event_naming_a_segment_outside_the_experiment_changes_nothing(
         refused = await client.execute(query, {"id": experiment_id, "s": wrong})
         assert refused["errors"][0]["extensions"]["code"] == "VALIDATION"
         assert "no such segment" in refused["errors"][0]["message"]
+
+
+async def test_each_segment_stops_on_its_own_result_while_the_whole_shows_none(client, tenant):
+    """The higher price wins in A and loses in B by as much: pooled, nothing to see."""
+    experiment_id, (a, b) = await segmented_experiment(client, tenant)
+    in_a = await assign_all(client, experiment_id, [f"a{i}" for i in range(3000)])
+    in_b = await assign_all(client, experiment_id, [f"b{i}" for i in range(3000)])
+    await act(client, experiment_id, "PAUSE", None)
+    events = segment_events(in_a, a, {"control": 0.10, "higher": 0.20})
+    events += segment_events(in_b, b, {"control": 0.20, "higher": 0.10})
+    assert (await ingest(client, experiment_id, events))["rejected"] == 0
+    await act(client, experiment_id, "RESUME", None)
+    await recompute(client, experiment_id)
+
+    found = (await client.data(SEGMENTS, {"id": experiment_id}))["experiment"]
+    reasons = {s["segmentId"]: s["reason"] for s in found["segments"]}
+    assert statuses(found) == {a: "COMPLETED", b: "COMPLETED"}
+    assert reasons[a].startswith("automatic: positive_effect")
+    assert reasons[b].startswith("automatic: negative_effect")
+    assert found["status"] == "COMPLETED"
+    pooled = (await client.data(RESULTS, {"id": experiment_id}))["experiment"]["results"]
+    assert pooled["sequential"]["shouldStop"] is False

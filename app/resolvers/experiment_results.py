@@ -14,7 +14,7 @@ covariate's sums (X, X^2, XY) come from the same group-by.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -59,10 +59,11 @@ from app.models.experiment import (
     PrimaryMetric,
 )
 from app.resolvers import experiment as lifecycle
-from app.resolvers.ctx import system_ctx
+from app.resolvers.ctx import ResolverCtx, system_ctx
 from app.resolvers.experiment_events import flush
 from app.runtime import Services
 
+SEGMENT_STOP_REASONS = ("positive_effect", "negative_effect")
 MIN_UNITS_PER_ARM = 100  # below this the normal approximations are not trusted
 
 
@@ -432,8 +433,9 @@ async def results_of(scope: TenantScope, experiment: Experiment, segment_id: str
     return await compute(scope, experiment, segment.id)
 
 
-def stop_reason(results: Results) -> str | None:
-    """Why the experiment should stop now, or None to keep it running."""
+def stop_reason(results: Results, only: Collection[str] | None = None) -> str | None:
+    """Why the experiment should stop now, or None to keep it running; `only` limits the
+    stopping rule's reasons that count (a guardrail breach always does)."""
     breached = [g for g in results.guardrails if g.breached]
     if breached:
         g = breached[0]
@@ -441,9 +443,30 @@ def stop_reason(results: Results) -> str | None:
             f"guardrail breached: {g.metric} of {g.arm} rose by at least {g.lower_bound:.4f}"
             f" (limit {g.max_increase})"
         )
-    if results.stop.stop:
+    if results.stop.stop and (only is None or results.stop.reason in only):
         return f"{results.stop.reason}: {results.stop.detail}"
     return None
+
+
+async def stop_concluded_segments(ctx: ResolverCtx, doc: Experiment) -> Experiment:
+    """Stop each running target segment whose own results conclude: its sequence leaves 0
+    or a guardrail is breached there. Segments are judged at alpha / (number of targets)
+    (Bonferroni), so that together they keep the family-wise error at alpha. A mismatch
+    or the sample cap concerns the whole experiment, not a segment."""
+    targets = doc.target_segment_ids
+    strict = doc.model_copy(update={"alpha": doc.alpha / max(len(targets), 1)})
+    for segment_id in targets:
+        if doc.status != ExperimentStatus.RUNNING:  # the last segment completed it
+            break
+        if doc.segment_status(segment_id) != ExperimentStatus.RUNNING:
+            continue
+        results = await compute(ctx.scope, strict, segment_id)
+        reason = stop_reason(results, only=SEGMENT_STOP_REASONS)
+        if reason is not None:
+            doc = await lifecycle.segment_transition(
+                ctx, doc, "stop", str(segment_id), f"automatic: {reason}"
+            )
+    return doc
 
 
 async def process(services: Services, doc: Experiment, force: bool = False) -> Experiment:
@@ -458,6 +481,9 @@ async def process(services: Services, doc: Experiment, force: bool = False) -> E
     reason = stop_reason(results)
     if reason is not None:
         return await lifecycle.transition(ctx, doc, "stop", reason)
+    doc = await stop_concluded_segments(ctx, doc)
+    if doc.status != ExperimentStatus.RUNNING:
+        return doc
     updated = await ctx.scope.update(doc, {"last_computed_at": utcnow()})
     await ctx.publish(lifecycle.TOPIC, "experimentRecomputed", lifecycle.event_data(updated))
     return updated

@@ -118,8 +118,8 @@ class Experiment:
         segment_id: Annotated[
             strawberry.ID | None,
             strawberry.argument(
-                description="Only the units whose events named this segment; the automatic "
-                "stop always judges the whole experiment."
+                description="Only the units whose events named this segment (for a target "
+                "segment, what the engine judges it on, at alpha / number of targets)."
             ),
         ] = None,
     ) -> ExperimentResults:
