@@ -8,6 +8,9 @@ import pytest
 import pytest_asyncio
 
 from app.models import PricingPlan, Product, RevenueSeries, SeedManifest, TenantScope
+from app.models.revenue import RevenuePoint
+from app.resolvers.ctx import system_ctx
+from app.resolvers.revenue import save_months
 from app.seed import seed
 from tests.support.attribution import Month, assert_attribution
 from tests.support.graphql import GraphQLClient
@@ -131,6 +134,22 @@ async def test_totals_past_32_bits_are_exact_and_bad_amounts_are_refused(seeded)
         assert response.status_code == 200 and "Cents" in errors[0]["message"], errors
     stored = await TenantScope(signed_up.tenant_id).get(RevenueSeries, series.id)
     assert {p.revenue_cents for p in stored.points if p.period.year == 2041} == {monthly}
+
+
+async def test_a_forecast_stored_meanwhile_does_not_turn_an_upsert_into_a_conflict(
+    seeded, services
+):
+    """A forecast run writes the series between an upsert's read and its write."""
+    signed_up, _ = seeded
+    scope = TenantScope(signed_up.tenant_id)
+    read = await scope.find(RevenueSeries).first_or_none()
+    await scope.update(read, {"forecast": None})  # as the forecast step does: a new revision
+    key = {"product_id": read.product_id, "segment_id": read.segment_id, "plan_id": read.plan_id}
+    month = RevenuePoint(period=date(2042, 1, 1), revenue_cents=7, active_subscriptions=1)
+    ctx = system_ctx(services, signed_up.tenant_id)
+    stored = await save_months(ctx, key, read.currency, read, [month])
+    assert stored.points == [*read.points, month]
+    assert stored.revision == read.revision + 2
 
 
 async def test_plan_of_another_product_is_refused(seeded):

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from app.errors import FieldIssue, ValidationFailed
+from app.errors import Conflict, FieldIssue, ValidationFailed
 from app.models import CustomerSegment, PricingPlan, Product, RevenuePoint, RevenueSeries
 from app.models.base import TenantScope, parse_id
 from app.resolvers.ctx import ResolverCtx
@@ -15,6 +15,7 @@ from app.resolvers.ctx import ResolverCtx
 CURRENCY_CODES = {"USD", "EUR", "GBP", "JPY", "CHF", "CAD", "AUD", "SEK", "NOK", "DKK", "INR"}
 MAX_POINTS = 600
 TOPIC = "revenue"
+SAVE_ATTEMPTS = 5
 
 
 @dataclass(frozen=True)
@@ -100,19 +101,37 @@ async def save_months(
     incoming: list[RevenuePoint],
 ) -> RevenueSeries:
     """Months already stored are replaced by the incoming ones, others added; the stale
-    forecast is dropped (the caller queues a new one)."""
+    forecast is dropped (the caller queues a new one). When the series moved on since it
+    was read (a forecast stored, another upsert), it is read again and the months merged
+    again: each write replaces only its own months, so nothing is lost."""
+    for attempt in range(SAVE_ATTEMPTS):
+        try:
+            stored = await _merge_months(ctx, key, currency, existing, incoming)
+            break
+        except Conflict:
+            if attempt == SAVE_ATTEMPTS - 1:
+                raise
+            existing = await ctx.scope.find(RevenueSeries, key).first_or_none()
+    await ctx.publish(TOPIC, "revenueSeriesChanged", {"seriesId": str(stored.id)})
+    return stored
+
+
+async def _merge_months(
+    ctx: ResolverCtx,
+    key: dict[str, Any],
+    currency: str,
+    existing: RevenueSeries | None,
+    incoming: list[RevenuePoint],
+) -> RevenueSeries:
     months = {p.period: p for p in (existing.points if existing else [])}
     months.update({p.period: p for p in incoming})
     ordered = [months[period] for period in sorted(months)]
     if existing is None:
         series = RevenueSeries(tenant_id=ctx.tenant_id, currency=currency, points=ordered, **key)
-        stored = await ctx.scope.insert(series)
-    else:
-        stored = await ctx.scope.update(
-            existing, {"points": [p.model_dump() for p in ordered], "forecast": None}
-        )
-    await ctx.publish(TOPIC, "revenueSeriesChanged", {"seriesId": str(stored.id)})
-    return stored
+        return await ctx.scope.insert(series)
+    return await ctx.scope.update(
+        existing, {"points": [p.model_dump() for p in ordered], "forecast": None}
+    )
 
 
 def as_datetime(day: date) -> datetime:
