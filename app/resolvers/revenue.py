@@ -105,8 +105,16 @@ async def save_months(
     was read (a forecast stored, another upsert), it is read again and the months merged
     again: each write replaces only its own months, so nothing is lost."""
     for attempt in range(SAVE_ATTEMPTS):
+        points = merged(existing, incoming)
         try:
-            stored = await _merge_months(ctx, key, currency, existing, incoming)
+            if existing is None:
+                series = RevenueSeries(
+                    tenant_id=ctx.tenant_id, currency=currency, points=points, **key
+                )
+                stored = await ctx.scope.insert(series)
+            else:
+                changes = {"points": [p.model_dump() for p in points], "forecast": None}
+                stored = await ctx.scope.update(existing, changes)
             break
         except Conflict:
             if attempt == SAVE_ATTEMPTS - 1:
@@ -116,22 +124,10 @@ async def save_months(
     return stored
 
 
-async def _merge_months(
-    ctx: ResolverCtx,
-    key: dict[str, Any],
-    currency: str,
-    existing: RevenueSeries | None,
-    incoming: list[RevenuePoint],
-) -> RevenueSeries:
+def merged(existing: RevenueSeries | None, incoming: list[RevenuePoint]) -> list[RevenuePoint]:
     months = {p.period: p for p in (existing.points if existing else [])}
     months.update({p.period: p for p in incoming})
-    ordered = [months[period] for period in sorted(months)]
-    if existing is None:
-        series = RevenueSeries(tenant_id=ctx.tenant_id, currency=currency, points=ordered, **key)
-        return await ctx.scope.insert(series)
-    return await ctx.scope.update(
-        existing, {"points": [p.model_dump() for p in ordered], "forecast": None}
-    )
+    return [months[period] for period in sorted(months)]
 
 
 def as_datetime(day: date) -> datetime:
