@@ -15,6 +15,8 @@ from app.seed import seed
 from tests.support.attribution import Month, assert_attribution
 from tests.support.graphql import GraphQLClient
 from tests.support.tenants import SignedUp, sign_up
+from tests.test_experiment import make_product
+from tests.test_experiment_segments import make_segments
 
 ATTRIBUTION = """
 query($p: ID!, $s: Date!, $e: Date!) { revenueAttribution(productId: $p, start: $s, end: $e) {
@@ -137,18 +139,22 @@ async def test_totals_past_32_bits_are_exact_and_bad_amounts_are_refused(seeded)
 
 
 async def test_a_forecast_stored_meanwhile_does_not_turn_an_upsert_into_a_conflict(
-    seeded, services
+    tenant: TenantScope, services
 ):
-    """A forecast run writes the series between an upsert's read and its write."""
-    signed_up, _ = seeded
-    scope = TenantScope(signed_up.tenant_id)
-    read = await scope.find(RevenueSeries).first_or_none()
-    await scope.update(read, {"forecast": None})  # as the forecast step does: a new revision
-    key = {"product_id": read.product_id, "segment_id": read.segment_id, "plan_id": read.plan_id}
-    month = RevenuePoint(period=date(2042, 1, 1), revenue_cents=7, active_subscriptions=1)
-    ctx = system_ctx(services, signed_up.tenant_id)
-    stored = await save_months(ctx, key, read.currency, read, [month])
-    assert stored.points == [*read.points, month]
+    """A forecast run writes the series between an upsert's read and its write. (The
+    series is made here, so that no real forecast run touches it during the test.)"""
+    product, plan = await make_product(tenant)
+    (segment,) = await make_segments(tenant, product, 1)
+    key = {"product_id": product.id, "segment_id": segment.id, "plan_id": plan.id}
+    january = RevenuePoint(period=date(2042, 1, 1), revenue_cents=5, active_subscriptions=1)
+    read = await tenant.insert(
+        RevenueSeries(tenant_id=tenant.tenant_id, currency="USD", points=[january], **key)
+    )
+    await tenant.update(read, {"forecast": None})  # as the forecast step does: a new revision
+    february = RevenuePoint(period=date(2042, 2, 1), revenue_cents=7, active_subscriptions=1)
+    ctx = system_ctx(services, tenant.tenant_id)
+    stored = await save_months(ctx, key, "USD", read, [february])
+    assert stored.points == [january, february]
     assert stored.revision == read.revision + 2
 
 
