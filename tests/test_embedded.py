@@ -548,7 +548,8 @@ def test_a_long_command_does_not_hold_up_the_drivers_heartbeat() -> None:
             pipeline = [{"$sort": {"v": -1}}, {"$group": {"_id": "$g", "n": {"$sum": "$v"}}}]
             slow = threading.Thread(target=lambda: list(client.app.big.aggregate(pipeline)))
             slow.start()
-            time.sleep(0.2)  # the aggregation is under way: it takes seconds
+            while not server.server.busy:  # until the aggregation is under way
+                time.sleep(0.001)
             with MongoClient(url, connectTimeoutMS=2000) as monitor:
                 answered = monitor.admin.command("hello")["isWritablePrimary"]
                 still_running = slow.is_alive()

@@ -37,7 +37,7 @@ class SrmResult:
     df: int
     p_value: float
     threshold: float
-    sequential_p_value: float = 1.0
+    sequential_p_value: float
 
     @property
     def mismatch(self) -> bool:
@@ -68,7 +68,7 @@ def sample_ratio_mismatch(
     (p = 0). With no units yet, p = 1.
     """
     _validate(observed, weights)
-    sequential = sequential_p_value(observed, weights)
+    sequential = _sequential_p_value(observed, weights, PRIOR_CONCENTRATION)
     total = sum(observed)
     total_weight = sum(weights)
     expected = tuple(total * w / total_weight for w in weights)
@@ -92,6 +92,12 @@ def sequential_p_value(
     zero-weight arm make p = 0.
     """
     _validate(observed, weights)
+    return _sequential_p_value(observed, weights, concentration)
+
+
+def _sequential_p_value(
+    observed: Sequence[int], weights: Sequence[float], concentration: float
+) -> float:
     total_weight = sum(weights)
     if any(o > 0 and w == 0 for o, w in zip(observed, weights, strict=True)):
         return 0.0

@@ -51,6 +51,11 @@ class MongoServer:
     def url(self) -> str:
         return f"mongodb://{self.host}:{self.port}"
 
+    @property
+    def busy(self) -> bool:
+        """A data command is running."""
+        return self._lock.locked()
+
     def start(self) -> str:
         self._listener = socket.create_server((self.host, self.port))
         self.port = self._listener.getsockname()[1]

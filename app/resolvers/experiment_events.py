@@ -245,7 +245,7 @@ def unit_updates(
     segments: dict[tuple[str, str], ObjectId] = {}
     for name, amount in pending.items():
         arm, kind, unit_id = name.split("|", 2)
-        counts = units[(arm, unit_id)]
+        counts = units[(arm, unit_id)]  # a unit that only stated its segment is a unit too
         if kind.startswith(SEGMENT):
             segments[(arm, unit_id)] = ObjectId(kind.removeprefix(SEGMENT))
         else:
