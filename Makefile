@@ -46,6 +46,9 @@ bench: install
 	$(BIN)/python bench/api.py
 	$(BIN)/python bench/embedded.py
 	$(BIN)/python bench/events.py
+	$(BIN)/python bench/catalog.py
+	$(BIN)/python bench/experiments.py
+	$(BIN)/python bench/economics.py
 
 clean:
 	rm -rf $(VENV) .uv .pytest_cache .mypy_cache .ruff_cache
