@@ -87,7 +87,7 @@ async def test_upsert_merges_duplicate_months_and_replaces_stored_ones(seeded):
     assert len(result["revenue"]) == len(series.points) + 1
 
 
-async def test_misaligned_dates_and_negative_subscriptions_change_nothing(seeded):
+async def test_misaligned_dates_negative_revenue_and_subscriptions_change_nothing(seeded):
     signed_up, _ = seeded
     scope = TenantScope(signed_up.tenant_id)
     series = await scope.find(RevenueSeries).first_or_none()
@@ -97,7 +97,7 @@ async def test_misaligned_dates_and_negative_subscriptions_change_nothing(seeded
             "segmentId": str(series.segment_id),
             "planId": str(series.plan_id),
             "currency": "XYZ",
-            "points": [{"period": "2030-01-15", "revenueCents": 1, "activeSubscriptions": -3}],
+            "points": [{"period": "2030-01-15", "revenueCents": -1, "activeSubscriptions": -3}],
         }
     }
     result = (await signed_up.client.data(UPSERT, variables))["upsertRevenueContribution"]
@@ -105,6 +105,7 @@ async def test_misaligned_dates_and_negative_subscriptions_change_nothing(seeded
     assert paths == {
         ("input", "currency"),
         ("input", "points", "0", "period"),
+        ("input", "points", "0", "revenueCents"),
         ("input", "points", "0", "activeSubscriptions"),
     }
     stored = await scope.get(RevenueSeries, series.id)

@@ -56,6 +56,8 @@ def validate_points(points: list[PointInput], currency: str) -> list[RevenuePoin
         path = ("input", "points", str(i))
         if point.period.day != 1:
             issues.append(FieldIssue((*path, "period"), "must be the first day of a month"))
+        if point.revenue_cents < 0:
+            issues.append(FieldIssue((*path, "revenueCents"), "must not be negative"))
         if point.active_subscriptions < 0:
             issues.append(FieldIssue((*path, "activeSubscriptions"), "must not be negative"))
         totals.add(point)
