@@ -30,8 +30,8 @@ redis-server:
 		|| { $(SUDO) apt-get update && $(SUDO) apt-get install -y redis-server; }; }
 
 lint: install
-	$(BIN)/ruff check app tests bench
-	$(BIN)/ruff format --check app tests bench
+	$(BIN)/ruff check app tests bench examples
+	$(BIN)/ruff format --check app tests bench examples
 
 typecheck: install
 	$(BIN)/mypy
