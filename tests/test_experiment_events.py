@@ -15,7 +15,7 @@ from app.models import ExperimentUnit, TenantScope
 from app.seed import seed
 from tests.support.graphql import GraphQLClient
 from tests.support.tenants import sign_up
-from tests.test_experiment import assign_all, create_experiment, pause
+from tests.test_experiment import ACTION, assign_all, create_experiment, pause
 
 RECORD = """mutation($events: [ExperimentEventInput!]!) { recordExperimentEvents(events: $events) {
   __typename ... on EventIngestion { received accepted duplicates rejected { index reason } }
@@ -254,6 +254,26 @@ async def test_the_engine_stops_a_clear_winner_and_announces_it(client, tenant, 
     found = (await client.data(RESULTS, {"id": created["id"]}))["experiment"]
     assert found["status"] == "COMPLETED" and found["stopReason"] == seen["stopReason"]
     assert found["results"]["comparisons"][0]["chanceToBeatControl"] > 0.999
+
+
+async def test_an_automatic_stop_ends_the_advice_to_keep_testing(client, tenant):
+    """Equal arms and a small plan: the sample cap stops the experiment undecided, and its
+    results say so instead of asking for more visitors it will never get."""
+    created = await create_experiment(client, tenant, plannedSampleSizePerArm=150)
+    arms = await assign_all(client, created["id"], [f"k{i}" for i in range(800)])
+    await pause(client, created["id"])
+    prices = {"control": 10_000, "higher": 12_000}
+    events, _, _ = simulate(arms, {"control": 0.2, "higher": 0.2}, prices, 4)
+    await ingest(client, created["id"], events)
+    await client.data(ACTION, {"id": created["id"], "action": "RESUME"})
+    await recompute(client, created["id"])
+    found = (await client.data(RESULTS, {"id": created["id"]}))["experiment"]
+    assert found["status"] == "COMPLETED", found["stopReason"]
+    recommendation = found["results"]["recommendation"]
+    steps = recommendation["nextSteps"]
+    assert not any(step.startswith("Keep testing") for step in steps), steps
+    if recommendation["confidence"] != "HIGH":
+        assert steps[-1].startswith(f"The experiment has stopped ({found['stopReason']})")
 
 
 async def test_seeded_experiments_recover_the_planted_lift(api, services):

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
 
@@ -51,6 +51,7 @@ from app.errors import ValidationFailed
 from app.models import CustomerSegment, PricingPlan, TenantScope
 from app.models.base import utcnow
 from app.models.experiment import (
+    SEGMENT_FINAL,
     Experiment,
     ExperimentArm,
     ExperimentStatus,
@@ -64,6 +65,8 @@ from app.resolvers.experiment_events import flush
 from app.runtime import Services
 
 SEGMENT_STOP_REASONS = ("positive_effect", "negative_effect")
+# Statuses in which an experiment takes no more events.
+STOPPED = {ExperimentStatus.COMPLETED, ExperimentStatus.CANCELLED, ExperimentStatus.RETIRED}
 MIN_UNITS_PER_ARM = 100  # below this the normal approximations are not trusted
 
 
@@ -426,11 +429,38 @@ async def compute(
 async def results_of(scope: TenantScope, experiment: Experiment, segment_id: str | None) -> Results:
     """The experiment's results, or those of one segment of its product."""
     if segment_id is None:
-        return await compute(scope, experiment)
+        return after_stop(await compute(scope, experiment), stopped_because(experiment, None))
     segment = await scope.get(CustomerSegment, segment_id)
     if segment is None or segment.product_id != experiment.product_id:
         raise ValidationFailed.single("segmentId", "no such segment of the experiment's product")
-    return await compute(scope, experiment, segment.id)
+    results = await compute(scope, experiment, segment.id)
+    return after_stop(results, stopped_because(experiment, segment.id))
+
+
+def stopped_because(experiment: Experiment, segment_id: ObjectId | None) -> str | None:
+    """Why the experiment (or the segment) collects no more data, or None while it can."""
+    if segment_id is not None and segment_id in experiment.target_segment_ids:
+        state = experiment.segment_state(segment_id)
+        if state is not None and state.status in SEGMENT_FINAL:
+            return state.reason or f"{state.status} by {state.changed_by}"
+    if experiment.status in STOPPED:
+        return experiment.stop_reason or str(experiment.status)
+    return None
+
+
+def after_stop(results: Results, reason: str | None) -> Results:
+    """The price analysis ends on "keep testing" unless it is confident; a stopped
+    experiment collects no more data, so that verdict becomes the stop's."""
+    recommendation = results.recommendation
+    if reason is None or recommendation is None or recommendation.confidence == "high":
+        return results
+    verdict = (
+        f"The experiment has stopped ({reason}) before the data favoured a price change: "
+        f"keep the control price {recommendation.control_price:.2f}, or start a new "
+        "experiment to learn more."
+    )
+    steps = (*recommendation.next_steps[:-1], verdict)
+    return replace(results, recommendation=replace(recommendation, next_steps=steps))
 
 
 def stop_reason(results: Results, only: Collection[str] | None = None) -> str | None:
