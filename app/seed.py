@@ -271,6 +271,7 @@ def _experiment(
         ),
         ExperimentArm(key="variant", plan_id=plan.id, price_cents=variant_price, traffic_share=0.5),
     ]
+    started = datetime(2025, 6, 1, tzinfo=UTC)
     experiment = Experiment(
         id=PydanticObjectId(),
         tenant_id=product.tenant_id,
@@ -278,11 +279,11 @@ def _experiment(
         key=f"{plan.name.lower()}-price-{product.name.split()[-1].lower()}",
         name=f"{product.name} {plan.name} +20%",
         status="running",
+        started_at=started,
         arms=arms,
         hypothesis="A 20% higher price loses less conversion than it gains in revenue",
     )
     conversions = {"control": base_conversion, "variant": base_conversion * price_ratio**elasticity}
-    started = datetime(2025, 6, 1, tzinfo=UTC)
     for arm in arms:
         converted = rng.random(units_per_arm) < conversions[arm.key]
         for unit in range(units_per_arm):

@@ -46,3 +46,12 @@ def test_revenue_series_grow_at_the_planted_trend(services):
         yearly = np.convolve(np.log(subscriptions), np.ones(12) / 12, mode="valid")
         slope = np.polyfit(t[: len(yearly)], yearly, 1)[0]
         assert abs(math.expm1(slope) - planted["monthly_trend"]) < 0.006
+
+
+def test_running_experiments_started_before_their_first_event(services):
+    data = generate("t", seed=3)
+    assert data.experiments
+    for experiment in data.experiments:
+        first = min(e.occurred_at for e in data.events if e.experiment_id == experiment.id)
+        assert experiment.status == "running"
+        assert experiment.started_at is not None and experiment.started_at <= first
