@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import jwt
@@ -12,10 +13,11 @@ import websockets
 
 from app.models import TenantScope
 from app.models.identity import RefreshToken, User
+from app.ratelimit import TIER_LIMITS
 from app.security.tokens import issue_access_token
 from app.settings import Settings
 from tests.support.graphql import GraphQLClient
-from tests.support.tenants import PASSWORD, SignedUp
+from tests.support.tenants import PASSWORD, SignedUp, sign_up
 
 LOGIN = """
 mutation Login($email: String!, $password: String!) {
@@ -60,6 +62,7 @@ mutation Key($name: String!, $role: Role!) {
   }
 }
 """
+FREE_USERS = TIER_LIMITS["free"].max_users
 CREATE_PRODUCT = """
 mutation($name: String!) { createProduct(input: {name: $name}) { __typename } }
 """
@@ -161,6 +164,7 @@ async def test_expired_token_is_a_401(admin: SignedUp, settings: Settings):
         settings.jwt_secret.get_secret_value(),
         user_id=admin.user_id,
         tenant_id=admin.tenant_id,
+        session_id="expired-login",
         role="admin",
         ttl_seconds=60,
         now=datetime.now(UTC) - timedelta(hours=1),
@@ -208,6 +212,21 @@ async def test_refresh_rotates_and_replay_revokes_the_whole_login(
     assert after["__typename"] == "AuthenticationError"
     stored = await tenant.find(RefreshToken, {"user_id": User.id}).to_list()
     assert all("prt_" not in token.token_hash for token in stored)
+
+
+async def test_replaying_a_spent_refresh_token_ends_the_logins_access_tokens(admin: SignedUp):
+    anonymous = admin.client.as_(None)
+    first = (await anonymous.data(LOGIN, {"email": admin.email, "password": PASSWORD}))["login"]
+    second = (await anonymous.data(REFRESH, {"token": first["refreshToken"]}))["refreshSession"]
+    other_login = await anonymous.data(LOGIN, {"email": admin.email, "password": PASSWORD})
+    replay = (await anonymous.data(REFRESH, {"token": first["refreshToken"]}))["refreshSession"]
+    assert replay["__typename"] == "AuthenticationError"
+    for session in (first, second):
+        status, body = await status_and_body(admin.client.as_(session["accessToken"]), ME)
+        assert status == 401 and "revoked" in body["errors"][0]["message"]
+    # Another login of the same user is not the thief's: it keeps working.
+    untouched = admin.client.as_(other_login["login"]["accessToken"])
+    assert (await status_and_body(untouched, ME))[0] == 200
 
 
 async def test_viewer_reads_but_cannot_write(admin: SignedUp):
@@ -310,3 +329,103 @@ async def test_subscription_is_closed_when_its_token_is_revoked(admin: SignedUp)
         with pytest.raises(websockets.ConnectionClosed) as closed:
             await asyncio.wait_for(subscription.next_message(), 10)
     assert closed.value.rcvd.code == 4403
+
+
+REVOKE_INVITE = """
+mutation($id: ID!) { revokeInvite(id: $id) {
+    __typename ... on Invite { email revokedAt } ... on Error { message code } } }
+"""
+DEACTIVATE = "mutation($id: ID!) { deactivateUser(userId: $id) { __typename } }"
+
+
+async def invite(client: GraphQLClient, role: str = "VIEWER") -> dict:
+    email = f"invitee-{uuid.uuid4().hex[:10]}@example.com"
+    invited = (await client.data(INVITE_WITH_ID, {"email": email, "role": role}))["inviteUser"]
+    assert invited["__typename"] == "Invitation", invited
+    return invited
+
+
+INVITE_WITH_ID = """
+mutation($email: String!, $role: Role!) { inviteUser(input: {email: $email, role: $role}) {
+    __typename ... on Invitation { id email token } ... on Error { message code } } }
+"""
+
+
+async def test_accepting_invites_beyond_the_tiers_user_limit_is_refused(api: str):
+    free = await sign_up(api, "Small team")  # free tier: 3 users, the admin is one
+    invites = [await invite(free.client) for _ in range(FREE_USERS + 2)]
+    anonymous = free.client.as_(None)
+    results = [
+        (await anonymous.data(ACCEPT, {"token": i["token"], "password": PASSWORD}))["acceptInvite"]
+        for i in invites
+    ]
+    assert [r["__typename"] for r in results[: FREE_USERS - 1]] == ["AuthPayload"] * 2
+    refused = results[FREE_USERS - 1 :]
+    assert {r["__typename"] for r in refused} == {"ConflictError"}
+    assert refused[0]["message"] == f"the free tier allows {FREE_USERS} users; upgrade first"
+    users = await free.client.data("{ users(first: 50) { totalCount } }")
+    assert users["users"]["totalCount"] == FREE_USERS
+    await free.client.close()
+
+
+async def test_invite_beyond_the_limit_names_the_limit(api: str):
+    free = await sign_up(api, "Full team")
+    anonymous = free.client.as_(None)
+    for _ in range(FREE_USERS - 1):
+        token = (await invite(free.client))["token"]
+        await anonymous.data(ACCEPT, {"token": token, "password": PASSWORD})
+    email = f"one-too-many-{uuid.uuid4().hex[:6]}@example.com"
+    refused = (await free.client.data(INVITE, {"email": email, "role": "VIEWER"}))["inviteUser"]
+    assert refused == {
+        "__typename": "ConflictError",
+        "message": f"the free tier allows {FREE_USERS} users; upgrade first",
+        "code": "CONFLICT",
+    }
+    await free.client.close()
+
+
+async def test_revoked_invite_cannot_be_accepted(admin: SignedUp):
+    invited = await invite(admin.client)
+    revoked = (await admin.client.data(REVOKE_INVITE, {"id": invited["id"]}))["revokeInvite"]
+    assert revoked["__typename"] == "Invite" and revoked["revokedAt"] is not None
+    anonymous = admin.client.as_(None)
+    accepted = await anonymous.data(ACCEPT, {"token": invited["token"], "password": PASSWORD})
+    assert accepted["acceptInvite"]["__typename"] == "AuthenticationError"
+    again = (await admin.client.data(REVOKE_INVITE, {"id": invited["id"]}))["revokeInvite"]
+    assert again["__typename"] == "ConflictError"
+
+
+async def test_revoking_an_accepted_or_unknown_invite_is_a_typed_error(admin: SignedUp):
+    invited = await invite(admin.client)
+    await admin.client.as_(None).data(ACCEPT, {"token": invited["token"], "password": PASSWORD})
+    accepted = (await admin.client.data(REVOKE_INVITE, {"id": invited["id"]}))["revokeInvite"]
+    assert accepted["__typename"] == "ConflictError" and "accepted" in accepted["message"]
+    unknown = await admin.client.data(REVOKE_INVITE, {"id": "0123456789abcdef01234567"})
+    assert unknown["revokeInvite"]["__typename"] == "NotFoundError"
+
+
+async def test_only_admins_revoke_invites(admin: SignedUp):
+    invited = await invite(admin.client)
+    analyst = await member(admin, "analyst")
+    body = await analyst.execute(REVOKE_INVITE, {"id": invited["id"]})
+    assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+async def test_deactivating_a_user_ends_their_api_keys_and_pending_invites(admin: SignedUp):
+    colleague = await member(admin, "admin")
+    key = (await colleague.data(CREATE_KEY, {"name": "theirs", "role": "VIEWER"}))["createApiKey"]
+    their_invite = await invite(colleague)
+    my_key = await admin.client.data(CREATE_KEY, {"name": "mine", "role": "VIEWER"})
+    colleague_id = (await colleague.data("{ me { user { id } } }"))["me"]["user"]["id"]
+    result = await admin.client.data(DEACTIVATE, {"id": colleague_id})
+    assert result["deactivateUser"]["__typename"] == "User"
+
+    assert (await status_and_body(admin.client.as_(key["key"]), ME))[0] == 401
+    anonymous = admin.client.as_(None)
+    token = their_invite["token"]
+    accepted = await anonymous.data(ACCEPT, {"token": token, "password": PASSWORD})
+    assert accepted["acceptInvite"]["__typename"] == "AuthenticationError"
+    keys = await admin.client.data("{ apiKeys(first: 100) { nodes { id revokedAt } } }")
+    revoked = {k["id"]: k["revokedAt"] for k in keys["apiKeys"]["nodes"]}
+    assert revoked[key["apiKey"]["id"]] is not None
+    assert revoked[my_key["createApiKey"]["apiKey"]["id"]] is None  # other holders keep theirs

@@ -24,7 +24,12 @@ OTHER_SECRET = "o" * 64
 
 
 def issue(**overrides: object) -> str:
-    values: dict[str, object] = {"user_id": "u1", "tenant_id": "t1", "role": "admin"}
+    values: dict[str, object] = {
+        "user_id": "u1",
+        "tenant_id": "t1",
+        "session_id": "s1",
+        "role": "admin",
+    }
     values.update(overrides)
     token, _ = issue_access_token(SECRET, **values)  # type: ignore[arg-type]
     return token
@@ -36,6 +41,7 @@ def craft(secret: str = SECRET, algorithm: str = "HS256", **overrides: object) -
     claims: dict[str, object] = {
         "sub": "u1",
         "tid": "t1",
+        "sid": "s1",
         "role": "admin",
         "iat": now,
         "nbf": now,
@@ -59,11 +65,12 @@ def rejection(token: str, secret: str = SECRET) -> str:
 
 def test_round_trip_returns_the_claims() -> None:
     token, expires = issue_access_token(
-        SECRET, user_id="u1", tenant_id="t1", role="admin", ttl_seconds=60
+        SECRET, user_id="u1", tenant_id="t1", session_id="s1", role="admin", ttl_seconds=60
     )
     claims = decode_access_token(SECRET, token)
     assert isinstance(claims, AccessClaims)
     assert (claims.user_id, claims.tenant_id, claims.role) == ("u1", "t1", "admin")
+    assert claims.session_id == "s1"
     assert claims.expires_at == expires
     assert timedelta(seconds=59) < claims.expires_at - claims.issued_at <= timedelta(seconds=60)
     assert claims.issuer == "pricing-platform" and claims.jti
@@ -126,13 +133,17 @@ def test_missing_claim_is_rejected() -> None:
     assert rejection(craft(tid=None)) == "missing claim: tid"
 
 
+def test_token_without_a_session_is_rejected() -> None:
+    assert rejection(craft(sid=None)) == "missing claim: sid"
+
+
 def test_garbage_is_rejected_as_malformed() -> None:
     assert rejection("not.a.jwt") == "malformed"
 
 
 def test_short_secret_is_a_configuration_error() -> None:
     with pytest.raises(ValueError, match="at least 32 bytes"):
-        issue_access_token("short", user_id="u1", tenant_id="t1", role="admin")
+        issue_access_token("short", user_id="u1", tenant_id="t1", session_id="s1", role="admin")
 
 
 def test_new_secret_has_prefix_and_43_random_characters() -> None:

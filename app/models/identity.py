@@ -96,6 +96,7 @@ class Invite(TenantDocument):
     invited_by: str
     expires_at: datetime
     accepted_at: datetime | None = None
+    revoked_at: datetime | None = None  # by an admin, or with the inviter's deactivation
 
     class Settings:
         name = "invites"

@@ -42,6 +42,17 @@ async def revoke_api_key(ctx: ResolverCtx, key_id: str) -> ApiKey:
     api_key = await ctx.scope.require(ApiKey, key_id)
     if api_key.revoked_at is not None:
         return api_key
+    return await _revoke(ctx, api_key)
+
+
+async def revoke_keys_created_by(ctx: ResolverCtx, creator_id: str) -> None:
+    """A deactivated user's keys go with them: a key must not outlive its holder's access."""
+    live = await ctx.scope.find(ApiKey, {"created_by": creator_id, "revoked_at": None}).to_list()
+    for api_key in live:
+        await _revoke(ctx, api_key)
+
+
+async def _revoke(ctx: ResolverCtx, api_key: ApiKey) -> ApiKey:
     revoked = await ctx.scope.update(api_key, {"revoked_at": utcnow()})
     forget_api_key(api_key.key_hash)
     ctx.audit.record("ApiKey", api_key.id, api_key, revoked)

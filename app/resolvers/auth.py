@@ -2,9 +2,10 @@
 
 Access tokens are short-lived JWTs; refresh tokens and API keys are opaque secrets stored
 hashed. A refresh token is spent on use and replaced (rotation); presenting a spent one
-again revokes every token of that login, since only a thief would replay it. Logging out,
-deactivating a user or changing their role revokes their access tokens through flags in
-the shared key-value store, checked on every request.
+again revokes every token of that login (refresh and access tokens alike), since only a
+thief would replay it. Logging out, deactivating a user or changing their role revokes
+their access tokens through flags in the shared key-value store, checked on every request:
+per token (jti), per login (the token's sid, its refresh-token family) and per user.
 """
 
 from __future__ import annotations
@@ -107,12 +108,13 @@ async def open_session(
 ) -> Session:
     settings = services.settings
     refresh = tokens.new_secret(REFRESH_PREFIX)
+    family = family or uuid.uuid4().hex
     await TenantScope(tenant.id).insert(
         RefreshToken(
             tenant_id=tenant.id,
             user_id=user.id,
             token_hash=tokens.secret_hash(refresh),
-            family=family or uuid.uuid4().hex,
+            family=family,
             expires_at=utcnow() + timedelta(seconds=settings.refresh_token_ttl),
         )
     )
@@ -120,6 +122,7 @@ async def open_session(
         settings.jwt_secret.get_secret_value(),
         user_id=str(user.id),
         tenant_id=tenant.id,
+        session_id=family,
         role=user.role.value,
         ttl_seconds=settings.access_token_ttl,
     )
@@ -139,7 +142,7 @@ async def refresh_session(services: Services, refresh_token: str) -> Session:
     if spent is None:
         replayed = await collection.find_one({"token_hash": token_hash, "used_at": {"$ne": None}})
         if replayed is not None:
-            await revoke_family(replayed["tenant_id"], replayed["family"])
+            await revoke_family(services, replayed["tenant_id"], replayed["family"])
         raise Unauthenticated("refresh token is invalid, expired or already used")
     token = RefreshToken.model_validate(spent)
     scope = TenantScope(token.tenant_id)
@@ -150,7 +153,9 @@ async def refresh_session(services: Services, refresh_token: str) -> Session:
     return await open_session(services, user, tenant, token.family)
 
 
-async def revoke_family(tenant_id: str, family: str) -> None:
+async def revoke_family(services: Services, tenant_id: str, family: str) -> None:
+    """End a login: its refresh tokens, and the access tokens issued from them."""
+    await services.kv.set(f"revoked:sid:{family}", "1", services.settings.access_token_ttl + 60)
     await RefreshToken.get_pymongo_collection().update_many(
         {"tenant_id": tenant_id, "family": family, "revoked_at": None},
         {"$set": {"revoked_at": utcnow()}},
@@ -169,7 +174,7 @@ async def logout(services: Services, principal: Principal, refresh_token: str | 
             .first_or_none()
         )
         if token is not None:
-            await revoke_family(principal.tenant_id, token.family)
+            await revoke_family(services, principal.tenant_id, token.family)
 
 
 async def revoke_user_tokens(services: Services, user: User) -> None:
@@ -213,14 +218,19 @@ async def _token_principal(services: Services, token: str) -> Principal:
     except tokens.InvalidToken as error:
         raise Unauthenticated(f"access token rejected: {error.reason}") from None
     try:
-        revoked_jti, revoked_before = await services.kv.get_many(
-            [f"revoked:jti:{claims.jti}", f"revoked:user:{claims.user_id}"]
+        revoked_jti, revoked_login, revoked_before = await services.kv.get_many(
+            [
+                f"revoked:jti:{claims.jti}",
+                f"revoked:sid:{claims.session_id}",
+                f"revoked:user:{claims.user_id}",
+            ]
         )
     except (RedisError, OSError) as error:
         # Fail open: the token's signature and expiry still hold, and it lives minutes.
         log.warning("revocation check skipped, Redis unavailable: %s", error)
-        revoked_jti = revoked_before = None
-    if revoked_jti or (revoked_before and claims.issued_at.timestamp() <= float(revoked_before)):
+        revoked_jti = revoked_login = revoked_before = None
+    revoked_user = revoked_before and claims.issued_at.timestamp() <= float(revoked_before)
+    if revoked_jti or revoked_login or revoked_user:
         raise Unauthenticated("access token rejected: revoked")
     tier, active = await tenant_tier(claims.tenant_id)
     if not active:

@@ -48,6 +48,27 @@ class Invitation:
     token: str = strawberry.field(description="Send it to the invitee; it is shown only once.")
 
 
+@strawberry.type(description="An invitation as stored; its token is never shown again.")
+class Invite:
+    id: strawberry.ID
+    email: str
+    role: Role
+    expires_at: datetime
+    accepted_at: datetime | None
+    revoked_at: datetime | None
+
+    @classmethod
+    def from_model(cls, doc: identity.Invite) -> Invite:
+        return cls(
+            id=strawberry.ID(str(doc.id)),
+            email=doc.email,
+            role=doc.role,
+            expires_at=doc.expires_at,
+            accepted_at=doc.accepted_at,
+            revoked_at=doc.revoked_at,
+        )
+
+
 @strawberry.input
 class InviteUserInput:
     email: str
@@ -56,6 +77,9 @@ class InviteUserInput:
 
 InviteUserResult = Annotated[
     Invitation | ValidationError | ConflictError, strawberry.union("InviteUserResult")
+]
+RevokeInviteResult = Annotated[
+    Invite | NotFoundError | ConflictError, strawberry.union("RevokeInviteResult")
 ]
 UserResult = Annotated[
     User | NotFoundError | ForbiddenError | ConflictError, strawberry.union("UserResult")
@@ -87,10 +111,17 @@ class UserMutation:
             token=invitation.token,
         )
 
+    @mutation(identity.Role.ADMIN, description="Withdraw an invitation not yet accepted.")
+    async def revoke_invite(self, info: Info, id: strawberry.ID) -> RevokeInviteResult:
+        return Invite.from_model(await use_case.revoke_invite(info.context.ctx, id))
+
     @mutation(identity.Role.ADMIN)
     async def change_user_role(self, info: Info, user_id: strawberry.ID, role: Role) -> UserResult:
         return User.from_model(await use_case.change_role(info.context.ctx, user_id, role))
 
-    @mutation(identity.Role.ADMIN, description="Deactivate a user and revoke their sessions.")
+    @mutation(
+        identity.Role.ADMIN,
+        description="Deactivate a user: their sessions, API keys and pending invitations end.",
+    )
     async def deactivate_user(self, info: Info, user_id: strawberry.ID) -> UserResult:
         return User.from_model(await use_case.deactivate(info.context.ctx, user_id))

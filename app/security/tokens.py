@@ -24,7 +24,7 @@ ISSUER = "pricing-platform"
 ACCESS_TYPE = "access"
 LEEWAY_SECONDS = 5  # tolerates small clock skew between API processes
 MIN_SECRET_BYTES = 32  # RFC 7518 §3.2: an HS256 key must be at least as long as the hash
-REQUIRED_CLAIMS = ["sub", "tid", "role", "iat", "nbf", "exp", "jti", "iss", "aud", "typ"]
+REQUIRED_CLAIMS = ["sub", "tid", "sid", "role", "iat", "nbf", "exp", "jti", "iss", "aud", "typ"]
 
 
 class InvalidToken(Exception):
@@ -40,6 +40,7 @@ class InvalidToken(Exception):
 class AccessClaims:
     user_id: str
     tenant_id: str
+    session_id: str  # the login the token was issued for (its refresh-token family)
     role: str
     jti: str
     issuer: str
@@ -60,6 +61,7 @@ def issue_access_token(
     *,
     user_id: str,
     tenant_id: str,
+    session_id: str,
     role: str,
     ttl_seconds: int = 900,
     issuer: str = ISSUER,
@@ -73,6 +75,8 @@ def issue_access_token(
     claims: dict[str, Any] = {
         "sub": user_id,
         "tid": tenant_id,
+        # OpenID Connect's session id: a login revoked as a whole takes its tokens along.
+        "sid": session_id,
         "role": role,
         # Sub-second issue time (RFC 7519 allows a non-integer NumericDate), so a token
         # issued just after a revocation is told apart from one issued just before it.
@@ -135,13 +139,14 @@ def _claims(payload: dict[str, Any]) -> AccessClaims:
     """Check the claims pyjwt does not know about and build the result."""
     if payload.get("typ") != ACCESS_TYPE:
         raise InvalidToken("wrong type")
-    identity = {name: payload.get(name) for name in ("sub", "tid", "role", "jti", "iss")}
+    identity = {name: payload.get(name) for name in ("sub", "tid", "sid", "role", "jti", "iss")}
     for name, value in identity.items():
         if not isinstance(value, str) or not value:
             raise InvalidToken(f"bad claim: {name}")
     return AccessClaims(
         user_id=payload["sub"],
         tenant_id=payload["tid"],
+        session_id=payload["sid"],
         role=payload["role"],
         jti=payload["jti"],
         issuer=payload["iss"],
