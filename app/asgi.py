@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, MutableMapping
 from typing import Any
 
 from cross_web import HTTPException
+from graphql import GraphQLError
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -31,13 +32,17 @@ from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse, process_result
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+    Operation,
+)
 from strawberry.types import ExecutionResult as StrawberryResult
 
 from app.demo import banner, prepare_demo
 from app.errors import DomainError, RateLimited, Unauthenticated
 from app.ratelimit import TIER_LIMITS
 from app.resolvers.auth import authenticate
-from app.resolvers.usage import admit_request
+from app.resolvers.usage import admit_operation
 from app.runtime import Services, start_services
 from app.schema.context import Context
 from app.schema.errors import error_extensions
@@ -62,8 +67,26 @@ def wants_graphql_response_json(request: Request) -> bool:
     return GRAPHQL_RESPONSE_JSON in request.headers.get("accept", "")
 
 
+class AdmittedTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
+    """graphql-transport-ws where each operation is admitted as an HTTP request is: counted
+    and rate-limited; over the limit it ends with a RATE_LIMITED `error` message and the
+    socket stays open for later operations."""
+
+    async def run_operation(self, operation: Operation[Context, None]) -> None:
+        context = self.context
+        try:
+            await admit_operation(context.services, context.principal, context.client_ip)
+        except RateLimited as limited:
+            error = GraphQLError(limited.message, extensions=error_extensions(limited))
+            await operation.send_initial_errors([error])
+            return
+        await super().run_operation(operation)
+
+
 class GraphQLView(GraphQL[Context, None]):
     """Strawberry's view, made to follow the GraphQL-over-HTTP media type rules."""
+
+    graphql_transport_ws_handler_class = AdmittedTransportWS
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(
@@ -107,10 +130,10 @@ class GraphQLView(GraphQL[Context, None]):
         except Unauthenticated as error:
             return refusal(401, error, {"WWW-Authenticate": 'Bearer error="invalid_token"'})
         request.state.principal = principal
-        decision = await admit_request(services, principal, client_ip)
-        if decision is not None and not decision.allowed:
-            limited = RateLimited("requests per minute", decision.retry_after)
-            retry = str(max(1, math.ceil(decision.retry_after)))
+        try:
+            await admit_operation(services, principal, client_ip)
+        except RateLimited as limited:
+            retry = str(max(1, math.ceil(limited.retry_after)))
             return refusal(429, limited, {"Retry-After": retry})
         return None
 

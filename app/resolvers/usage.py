@@ -32,20 +32,22 @@ class UsageDay:
     expensive_operations: int
 
 
-async def admit_request(
-    services: Services, principal: Principal | None, client_ip: str
-) -> Decision | None:
-    """Consume one request of the caller's per-minute quota (per IP when anonymous).
+async def admit_operation(services: Services, principal: Principal | None, client_ip: str) -> None:
+    """Consume one operation of the caller's per-minute quota (per IP when anonymous), or
+    raise RateLimited. Every operation passes here, whatever its transport: an HTTP request,
+    or each `subscribe` message of a WebSocket (queries and mutations sent over it too).
 
     Limits fail open: while Redis is down requests are served, not counted.
     """
     if services.limiter is None:
-        return None
+        return
     try:
-        return await _admit(services, principal, client_ip)
+        decision = await _admit(services, principal, client_ip)
     except (RedisError, OSError) as error:
         log.warning("rate limit not applied, Redis unavailable: %s", error)
-        return None
+        return
+    if not decision.allowed:
+        raise RateLimited("requests per minute", decision.retry_after)
 
 
 async def _admit(services: Services, principal: Principal | None, client_ip: str) -> Decision:
