@@ -112,7 +112,11 @@ async def test_forecast_and_alert_for_a_planted_drop(
     assert set(found) == {"REVENUE_DROP", "CHURN_SPIKE"}
     alert = found["REVENUE_DROP"]
     assert alert["period"] == month(35)
-    assert alert["status"] == "OPEN" and alert["severity"] in ("medium", "high")
+    assert alert["status"] == "OPEN" and alert["severity"] in ("MEDIUM", "HIGH")
+    same = """query($p: ID!, $s: AlertSeverity!) { alerts(productId: $p, severity: $s) {
+      nodes { id severity } } }"""
+    by_severity = await client.data(same, {"p": product_id, "s": alert["severity"]})
+    assert alert["id"] in [a["id"] for a in by_severity["alerts"]["nodes"]]
     assert alert["deviationPercent"] == pytest.approx(-35, abs=8)
 
     assert (await client.data(ACT % "acknowledgeAlert", {"id": alert["id"]}))[

@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 from beanie import PydanticObjectId
 
-from app.models import Customer, TenantScope
+from app.models import Customer, TenantScope, UploadChunk
+from app.resolvers.upload import TOO_LONG
 from tests.support import catalog
 from tests.support.catalog import own_client, own_fixture, own_scope  # noqa: F401
 from tests.support.graphql import GraphQLClient
@@ -21,6 +22,9 @@ IMPORT = """mutation($p: ID!, $file: Upload!, $mode: ImportMode!) {
 METRICS = """query($id: ID!) { segment(id: $id) { metrics { totalUsers activeUsers
   avgRevenueCents avgUsage engagementScore churnRate
   growth { periodDays periodStart periodEnd usersAtStart usersAtEnd users revenue usage } } } }"""
+RUN = """query($id: ID!) { run(id: $id) { status error parameters
+  steps { name status output error } logs(first: 100) { nodes { level message } } } }"""
+STOP = "mutation($id: ID!) { stopRun(id: $id) { __typename } }"
 HEADER = (
     "external_id,region,company_size,plan_id,monthly_revenue_cents,usage,signup_at,"
     "churned_at,attributes.tier\n"
@@ -31,6 +35,17 @@ async def upload(client: GraphQLClient, product_id: str, csv: str, mode: str) ->
     variables = {"p": product_id, "mode": mode}
     data = await post_file(client, IMPORT, variables, csv.encode(), "customers.csv")
     return data["importCustomers"]
+
+
+async def ended(client: GraphQLClient, run_id: str) -> dict:
+    """The finished run with its error, steps and log."""
+    await finished(client, run_id)
+    return (await client.data(RUN, {"id": run_id}))["run"]
+
+
+async def upload_chunks(tenant: TenantScope, run: dict) -> int:
+    upload = PydanticObjectId(run["parameters"]["uploadId"])
+    return await tenant.find(UploadChunk, {"upload_id": upload}).count()
 
 
 SMALL = HEADER + (
@@ -64,25 +79,63 @@ async def test_row_errors_are_reported_and_valid_rows_kept(
     assert next(c for c in stored if c.external_id == "a1").attributes == {"tier": "gold"}
 
 
-async def test_all_or_nothing_writes_nothing_when_a_row_is_invalid(
+async def test_all_or_nothing_fails_the_run_and_writes_nothing_when_a_row_is_invalid(
     client: GraphQLClient, tenant: TenantScope, worker
 ):
     product = await catalog.product(client)
     started = await upload(client, product["id"], SMALL, "ALL_OR_NOTHING")
-    run = await finished(client, started["id"])
+    run = await ended(client, started["id"])
+    assert run["status"] == "FAILED"
+    assert run["error"].startswith("validate failed: file rejected, nothing imported")
     assert outputs(run)["validate"]["rejected"] is True
-    assert outputs(run)["write"] == {"written": 0}
+    assert outputs(run)["write"] is None  # never ran
     assert await tenant.find(Customer, {"product_id": PydanticObjectId(product["id"])}).count() == 0
+    assert await upload_chunks(tenant, run) == 0
 
 
-async def test_an_unknown_column_rejects_the_file(client: GraphQLClient, worker):
+async def test_a_file_with_wrong_columns_fails_with_its_errors_readable_on_the_run(
+    client: GraphQLClient, tenant: TenantScope, worker
+):
     product = await catalog.product(client)
-    started = await upload(
-        client, product["id"], "external_id,signup_at,$where\nx,2024-01-01,1\n", "KEEP_VALID"
+    csv = "external_id,signup_at,$where\nx,2024-01-01,1\n"
+    run = await ended(client, (await upload(client, product["id"], csv, "KEEP_VALID"))["id"])
+    assert run["status"] == "FAILED"
+    assert run["error"] == (
+        "validate failed: file rejected, nothing imported (0 valid rows, 1 invalid rows);"
+        " row 1: unknown columns: $where"
     )
-    report = outputs(await finished(client, started["id"]))["validate"]
-    assert report["rejected"] is True
-    assert "unknown columns: $where" in report["errors"][0]["message"]
+    validate = run["steps"][0]
+    assert (validate["name"], validate["status"]) == ("validate", "FAILED")
+    assert validate["output"]["errors"] == [
+        {"row": 1, "column": "", "message": "unknown columns: $where"}
+    ]
+    logs = [(line["level"], line["message"]) for line in run["logs"]["nodes"]]
+    assert ("WARN", "row 1: unknown columns: $where") in logs
+    assert logs[-1][0] == "ERROR" and "SUCCESS" not in {level for level, _ in logs}
+    assert await upload_chunks(tenant, run) == 0
+
+
+async def test_a_hostile_file_of_quotes_and_newlines_fails_at_its_row_and_leaves_nothing(
+    client: GraphQLClient, tenant: TenantScope, worker
+):
+    product = await catalog.product(client)
+    hostile = "external_id,signup_at\n" + '"' + '\n""' * 1_700_000  # 5 MB, a quote left open
+    run = await ended(client, (await upload(client, product["id"], hostile, "KEEP_VALID"))["id"])
+    assert run["status"] == "FAILED"
+    assert outputs(run)["validate"]["errors"] == [{"row": 2, "column": "", "message": TOO_LONG}]
+    assert await upload_chunks(tenant, run) == 0
+
+
+async def test_a_stopped_import_leaves_no_upload_chunks(
+    client: GraphQLClient, tenant: TenantScope, worker
+):
+    product = await catalog.product(client)
+    csv, _ = synthetic(60_000, seed=5)  # long enough to stop before it ends
+    started = await upload(client, product["id"], csv, "KEEP_VALID")
+    await client.data(STOP, {"id": started["id"]})
+    run = await ended(client, started["id"])
+    assert run["status"] == "CANCELLED"
+    assert await upload_chunks(tenant, run) == 0
 
 
 @dataclass(frozen=True)

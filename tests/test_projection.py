@@ -93,6 +93,17 @@ def test_a_move_from_two_plans_adds_up_each_plans_response():
     assert moved.subscriptions[0] == pytest.approx(300 * 2.0**-0.8 + 100 * 0.5**-0.8)
 
 
+@pytest.mark.parametrize(("ratio", "elasticity"), [(1.37, -1.0), (1.0, -1.8)])
+def test_a_move_that_leaves_revenue_unchanged_reports_exactly_no_change(
+    ratio: float, elasticity: float
+):
+    """Unit elasticity, or the same price: revenue x ratio^(1 + e) is revenue itself."""
+    holdings = [Holding(37, 37 * 4900, ratio), Holding(11, 11 * 9900, 0.81 if ratio != 1 else 1)]
+    moved = project_move("x", holdings, elasticity, 0.013, 12)
+    assert moved.revenue_change_cents == 0 and moved.revenue_change == 0.0
+    assert list(moved.revenue_cents) == list(moved.baseline_revenue_cents)
+
+
 @pytest.mark.parametrize(("ratio", "optimistic_end"), [(1.5, -0.5), (0.7, -2.5)])
 def test_move_scenarios_take_the_interval_end_that_earns_more_as_optimistic(
     ratio: float, optimistic_end: float
@@ -218,7 +229,7 @@ async def test_a_move_uses_the_elasticity_an_experiment_measured(
             "priceRatio": ratio,
         }
     ]
-    assert result["baseSource"] == "contributions" and result["basePeriod"] == "2025-12-01"
+    assert result["baseSource"] == "CONTRIBUTIONS" and result["basePeriod"] == "2025-12-01"
     assert result["monthlyGrowth"] == pytest.approx(GROWTH, abs=1e-4)
     scenarios = {s["name"]: s for s in result["scenarios"]}
     realistic = scenarios["realistic"]
@@ -310,7 +321,7 @@ async def test_a_segment_without_revenue_data_moves_from_its_metrics_and_links(
     )
     variables = {"s": str(segment.id), "p": str(cheaper.id), "e": -2.0, "m": 3}
     result = (await client.data(MOVE, variables))["segmentMoveProjection"]
-    assert result["baseSource"] == "segment metrics" and result["monthlyGrowth"] == 0
+    assert result["baseSource"] == "SEGMENT_METRICS" and result["monthlyGrowth"] == 0
     assert result["currentPlans"] == [
         {"planName": "Pro", "subscriptions": 200, "revenueCents": 200 * 9000, "priceRatio": 0.8}
     ]

@@ -227,29 +227,31 @@ async def test_bad_rows_are_reported_by_row_and_column_and_the_valid_rows_kept(
     ]
 
 
-async def test_all_or_nothing_writes_nothing_when_a_row_is_invalid(
+async def test_all_or_nothing_fails_the_run_and_writes_nothing_when_a_row_is_invalid(
     client: GraphQLClient, tenant: TenantScope, worker
 ):
     product_id, [plan], [segment] = await catalog_of(client, plans=1, segments=1)
     run = await import_file(client, product_id, bad_file(plan, segment), "ALL_OR_NOTHING")
+    assert run["status"] == "FAILED"
     report = outputs(run)
     assert report["validate"]["rejected"] is True
-    assert report["write"] == {"written": 0}
-    assert report["forecast"] == {"refreshed": False}
+    assert report["write"] is None and report["forecast"] is None  # neither ran
     product = {"product_id": PydanticObjectId(product_id)}
     assert await tenant.find(RevenueSeries, product).count() == 0
     assert await tenant.find(UploadChunk, {}).count() == 0  # the upload is dropped too
 
 
-async def test_a_missing_column_rejects_the_file(client: GraphQLClient, worker):
+async def test_a_missing_column_fails_the_run_with_the_error(client: GraphQLClient, worker):
     product_id, _, _ = await catalog_of(client, plans=1, segments=1)
     csv = "plan,segment,period,revenue_cents,active_subscriptions\nP0,S0,2024-01,1,1\n"
-    report = outputs(await import_file(client, product_id, csv, "KEEP_VALID"))
+    run = await import_file(client, product_id, csv, "KEEP_VALID")
+    assert run["status"] == "FAILED"
+    report = outputs(run)
     assert report["validate"]["rejected"] is True
     assert report["validate"]["errors"] == [
         {"row": 1, "column": "", "message": "missing columns: currency"}
     ]
-    assert report["write"] == {"written": 0}
+    assert report["write"] is None
 
 
 # --- merging by month ------------------------------------------------------------------

@@ -146,6 +146,25 @@ async def test_step_completed_events_arrive_in_step_order(client: GraphQLClient,
     assert {s["runStepCompleted"]["step"]["status"] for s in steps} == {"COMPLETED"}
 
 
+async def test_run_updates_name_each_step_while_it_runs(client: GraphQLClient, worker):
+    run_id = await start(client, "test_slow", steps=3, ticks=1)
+    query = UPDATES.replace("$id: ID!)", "$id: ID!, $since: String)").replace(
+        "(runId: $id)", "(runId: $id, since: $since)"
+    )
+    async with client.subscribe(query, {"id": run_id, "since": "0"}) as subscription:
+        updates = [
+            u["runUpdated"] for u in await asyncio.wait_for(subscription.until_complete(), 30)
+        ]
+    running = [u["currentStep"] for u in updates if u["currentStep"] is not None]
+    assert running == ["step 0", "step 1", "step 2"]
+    assert updates[-1] == {
+        "status": "COMPLETED",
+        "completedSteps": 3,
+        "totalSteps": 3,
+        "currentStep": None,
+    }
+
+
 async def test_pause_holds_between_steps_and_resume_finishes(client: GraphQLClient, worker):
     run_id = await start(client, "test_slow", steps=5, ticks=3)
     await wait_for_status(client, run_id, "RUNNING")

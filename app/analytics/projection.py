@@ -38,17 +38,19 @@ def project(
 ) -> Projection:
     """Constant-elasticity response to the price change at t=0, then net growth each month.
 
-    subscriptions_t = S0 * (1 + p)^e * (1 + g - c)^t;  revenue_t = subscriptions_t * ARPU * (1 + p)
+    subscriptions_t = S0 * (1 + p)^e * (1 + g - c)^t;  revenue_t = S0 * ARPU * (1 + p)^(1 + e)
+    * (1 + g - c)^t. Revenue takes the one power (1 + p)^(1 + e) rather than (1 + p)^e * (1 + p),
+    so that no change in revenue (p = 0, or unit elasticity e = -1) is exactly no change.
     """
     if months < 1:
         raise ValueError("months must be at least 1")
     if assumptions.price_change <= -1:
         raise ValueError("a price change of -100% or less leaves no price")
     t = np.arange(1, months + 1)
-    shock = (1 + assumptions.price_change) ** assumptions.elasticity
-    net = max(1 + assumptions.monthly_growth - assumptions.monthly_churn, 0.0)
-    subscriptions = base_subscriptions * shock * net**t
-    revenue = subscriptions * arpu_cents * (1 + assumptions.price_change)
+    price = 1 + assumptions.price_change
+    growth = max(1 + assumptions.monthly_growth - assumptions.monthly_churn, 0.0) ** t
+    subscriptions = base_subscriptions * price**assumptions.elasticity * growth
+    revenue = base_subscriptions * arpu_cents * price ** (1 + assumptions.elasticity) * growth
     return Projection(name, assumptions, subscriptions, revenue)
 
 
@@ -107,14 +109,14 @@ class MoveProjection:
         return round(float(self.revenue_cents.sum()))
 
     @property
-    def revenue_change_cents(self) -> float:
-        return float(self.revenue_cents.sum() - self.baseline_revenue_cents.sum())
+    def revenue_change_cents(self) -> int:
+        return self.total_revenue_cents - round(float(self.baseline_revenue_cents.sum()))
 
     @property
     def revenue_change(self) -> float | None:
         """Relative to staying: with one current plan, ratio^(1 + elasticity) - 1."""
-        stay = float(self.baseline_revenue_cents.sum())
-        return self.revenue_change_cents / stay if stay else None
+        moved, stay = float(self.revenue_cents.sum()), float(self.baseline_revenue_cents.sum())
+        return (moved - stay) / stay if stay else None
 
 
 def project_move(

@@ -67,8 +67,18 @@ class RunTimedOut(Exception):
     pass
 
 
+class StepRefused(Exception):
+    """The step's input cannot be used (a user's mistake, not a fault): the run fails with
+    this message, without retries, and the step keeps `output` (what it found)."""
+
+    def __init__(self, message: str, output: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.output = output
+
+
 StepFunction = Callable[["StepContext"], Awaitable[dict[str, Any]]]
 Planner = Callable[[ResolverCtx, OrchestrationRun], Awaitable[list[RunStep]]]
+Finisher = Callable[[ResolverCtx, OrchestrationRun], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -80,6 +90,8 @@ class Workflow:
     steps: dict[str, StepFunction]  # by RunStep.kind
     retries: int = 3
     validate: Callable[[dict[str, Any]], None] | None = None  # raises ValidationFailed
+    # Once the run has ended, whichever way (completed, failed, stopped): frees what it held.
+    finish: Finisher | None = None
 
 
 WORKFLOWS: dict[str, Workflow] = {}
@@ -253,13 +265,27 @@ class Engine:
                 run = await self._run_step(run, workflow, step)
             run = await self.set_status(run, RunStatus.COMPLETED, requested=None)
             await self.log(run, LogLevel.SUCCESS, f"{run.name} completed")
-            return "completed"
+            outcome = "completed"
         except Interrupted as interrupt:
-            return await self._interrupted(run, interrupt.requested)
+            outcome = await self._interrupted(run, interrupt.requested)
         except (RunTimedOut, StepFailed) as failure:
             run = await self.set_status(run, RunStatus.FAILED, error=str(failure))
             await self.log(run, LogLevel.ERROR, f"{run.name} failed: {failure}")
-            return "failed"
+            outcome = "failed"
+        if outcome in ("completed", "failed", "cancelled"):
+            await self.ended(run)
+        return outcome
+
+    async def ended(self, run: OrchestrationRun) -> None:
+        """The workflow's `finish`, once the run is over; a failure there is logged only,
+        since the run's outcome stands."""
+        finish = WORKFLOWS[run.workflow].finish
+        if finish is None:
+            return
+        try:
+            await finish(self.ctx, run)
+        except Exception:
+            log.exception("finishing run %s failed; what it held stays", run.id)
 
     async def _start(self, run: OrchestrationRun, workflow: Workflow) -> OrchestrationRun:
         if not run.steps:
@@ -322,6 +348,8 @@ class Engine:
             except (Interrupted, RunTimedOut):
                 await self._mark_step(run, step, StepStatus.PENDING)
                 raise
+            except StepRefused as refusal:
+                await self._fail_step(run, step, refusal, str(refusal), refusal.output)
             except Exception as error:
                 await self._fail_step(run, step, error)
             return await self._complete_step(run, step, output)
@@ -337,6 +365,8 @@ class Engine:
         updated = await self._update(run, values, {"lease_owner": self.owner})
         if updated is None:
             raise Interrupted("lost")
+        if status == StepStatus.RUNNING:
+            await self.publish(updated, "runUpdated")  # its currentStep: this step
         return updated
 
     async def _complete_step(
@@ -353,9 +383,16 @@ class Engine:
         await self.publish(run, "runUpdated")
         return run
 
-    async def _fail_step(self, run: OrchestrationRun, step: RunStep, error: BaseException) -> None:
-        message = f"{step.name} failed: {type(error).__name__}: {error}"
-        await self._mark_step(run, step, StepStatus.FAILED, error=message)
+    async def _fail_step(
+        self,
+        run: OrchestrationRun,
+        step: RunStep,
+        error: BaseException,
+        detail: str | None = None,
+        output: dict[str, Any] | None = None,
+    ) -> None:
+        message = f"{step.name} failed: {detail or f'{type(error).__name__}: {error}'}"
+        await self._mark_step(run, step, StepStatus.FAILED, error=message, output=output)
         await self.log(run, LogLevel.ERROR, message, step.name)
         raise StepFailed(message) from error
 

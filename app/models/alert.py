@@ -23,9 +23,17 @@ class AlertStatus(StrEnum):
     RESOLVED = "resolved"
 
 
+class AlertSeverity(StrEnum):
+    """From the robust z-score of the anomaly (app/analytics/anomaly.py)."""
+
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+
 class Alert(TenantDocument):
     kind: AlertKind
-    severity: str  # low | medium | high, from the robust z-score
+    severity: AlertSeverity
     status: AlertStatus = AlertStatus.OPEN
     product_id: PydanticObjectId
     series_id: PydanticObjectId

@@ -161,7 +161,16 @@ class ElasticitySource(StrEnum):
     DEFAULT = "default"
 
 
-class ProjectionConfidence(StrEnum):
+class BaseSource(StrEnum):
+    """Where a move's starting month comes from."""
+
+    CONTRIBUTIONS = "contributions"
+    SEGMENT_METRICS = "segment metrics"
+
+
+class Confidence(StrEnum):
+    """How far an estimate can be relied on (the rule is stated where it is used)."""
+
     HIGH = "high"
     MEDIUM = "medium"
     LOW = "low"
@@ -173,7 +182,7 @@ class ElasticityChoice:
     lower: float
     upper: float
     source: ElasticitySource
-    confidence: ProjectionConfidence
+    confidence: Confidence
     experiment: Experiment | None = None
     tested_price_ratio: float | None = None  # highest over lowest tested price
 
@@ -218,11 +227,11 @@ async def experiment_elasticity(
 def measured(experiment: Experiment, fit: ElasticityFit) -> ElasticityChoice:
     half = (fit.ci.upper - fit.ci.lower) / 2
     if half <= 0.25 * abs(fit.elasticity):
-        confidence = ProjectionConfidence.HIGH
+        confidence = Confidence.HIGH
     elif fit.ci.upper < 0 or fit.ci.lower > 0:
-        confidence = ProjectionConfidence.MEDIUM
+        confidence = Confidence.MEDIUM
     else:
-        confidence = ProjectionConfidence.LOW
+        confidence = Confidence.LOW
     prices = [arm.price_cents for arm in experiment.arms]
     return ElasticityChoice(
         fit.elasticity,
@@ -239,11 +248,11 @@ def assumed(stated: float | None) -> ElasticityChoice:
     if stated is None:
         low, high = DEFAULT_INTERVAL
         return ElasticityChoice(
-            DEFAULT_ELASTICITY, low, high, ElasticitySource.DEFAULT, ProjectionConfidence.LOW
+            DEFAULT_ELASTICITY, low, high, ElasticitySource.DEFAULT, Confidence.LOW
         )
     ends = sorted((stated * (1 - STATED_SPREAD), stated * (1 + STATED_SPREAD)))
     return ElasticityChoice(
-        stated, ends[0], ends[1], ElasticitySource.ASSUMPTION, ProjectionConfidence.MEDIUM
+        stated, ends[0], ends[1], ElasticitySource.ASSUMPTION, Confidence.MEDIUM
     )
 
 
@@ -252,7 +261,7 @@ class Today:
     """Where a segment is: per plan (plan, subscriptions, monthly revenue), and its trend."""
 
     period: date
-    source: str
+    source: BaseSource
     held: list[tuple[PricingPlan, float, float]]
     trend: float | None
 
@@ -271,7 +280,7 @@ async def today(scope: TenantScope, segment: CustomerSegment) -> Today:
         }
         plans = await scope.get_many(PricingPlan, list(rows))
         held = [(plans[i], float(n), float(r)) for i, (n, r) in rows.items() if i in plans]
-        return Today(base.period, "contributions", held, base.monthly_growth)
+        return Today(base.period, BaseSource.CONTRIBUTIONS, held, base.monthly_growth)
     metrics = segment.metrics
     links = await scope.find(SegmentPlanLink, {"segment_id": segment.id, "active": True}).to_list()
     if metrics.computed_at is None or not links:
@@ -286,7 +295,7 @@ async def today(scope: TenantScope, segment: CustomerSegment) -> Today:
         users = metrics.active_users * share
         if link.plan_id in plans:
             held.append((plans[link.plan_id], users, users * metrics.avg_revenue_cents))
-    return Today(metrics.computed_at.date().replace(day=1), "segment metrics", held, None)
+    return Today(metrics.computed_at.date().replace(day=1), BaseSource.SEGMENT_METRICS, held, None)
 
 
 def priced(target: PricingPlan, held: list[tuple[PricingPlan, float, float]]) -> list[CurrentPlan]:

@@ -1,9 +1,16 @@
-"""Runs: start a workflow, watch it, pause, resume or stop it."""
+"""Runs: start a workflow, watch it, pause, resume or stop it.
+
+Every run is started by `launch`, which takes only what `admit` returns, and `admit` is
+where a run is charged to the caller's hourly quota of expensive work: no path can start a
+run uncharged. A use case that writes before its run starts admits the run first, so a
+refusal leaves nothing written.
+"""
 
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
+from dataclasses import dataclass
 from typing import Any
 
 import app.workflows  # noqa: F401 - registers the workflows
@@ -31,6 +38,17 @@ def workflow_for(workflow_type: WorkflowType, name: str | None) -> str:
     raise ValidationFailed.single("input.workflow", f"workflows of {workflow_type}: {known}")
 
 
+@dataclass(frozen=True)
+class Admitted:
+    """A run validated and paid for, ready to launch."""
+
+    workflow_type: WorkflowType
+    workflow: str
+    product: Product | None
+    parameters: dict[str, Any]
+    timeout_seconds: int
+
+
 async def start(
     ctx: ResolverCtx,
     workflow_type: WorkflowType,
@@ -38,9 +56,21 @@ async def start(
     parameters: dict[str, Any],
     workflow: str | None = None,
     timeout_seconds: int = DEFAULT_TIMEOUT,
-    charge: bool = True,
 ) -> OrchestrationRun:
-    """Queue a run; `charge=False` for runs the system starts itself (not the caller)."""
+    """Admit a run and queue it."""
+    admitted = await admit(ctx, workflow_type, product_id, parameters, workflow, timeout_seconds)
+    return await launch(ctx, admitted)
+
+
+async def admit(
+    ctx: ResolverCtx,
+    workflow_type: WorkflowType,
+    product_id: str | None,
+    parameters: dict[str, Any],
+    workflow: str | None = None,
+    timeout_seconds: int = DEFAULT_TIMEOUT,
+) -> Admitted:
+    """Validate a run and charge it to the caller's quota; RateLimited when it is spent."""
     name = workflow_for(workflow_type, workflow)
     if not 1 <= timeout_seconds <= MAX_TIMEOUT:
         raise ValidationFailed.single("input.timeoutSeconds", f"must be 1 to {MAX_TIMEOUT}")
@@ -50,17 +80,22 @@ async def start(
     if validate is not None:
         validate(parameters)
     product = await ctx.scope.require(Product, product_id) if product_id else None
-    if charge:
-        await charge_expensive(ctx.services, ctx.principal, WORKFLOWS[name].description, 1)
+    await charge_expensive(ctx.services, ctx.principal, WORKFLOWS[name].description, 1)
+    return Admitted(workflow_type, name, product, parameters, timeout_seconds)
+
+
+async def launch(ctx: ResolverCtx, admitted: Admitted) -> OrchestrationRun:
+    """Store and queue an admitted run."""
+    name, product = admitted.workflow, admitted.product
     run = await ctx.scope.insert(
         OrchestrationRun(
             tenant_id=ctx.tenant_id,
-            workflow_type=workflow_type,
+            workflow_type=admitted.workflow_type,
             workflow=name,
             name=WORKFLOWS[name].description,
             product_id=product.id if product else None,
-            parameters=parameters,
-            timeout_seconds=timeout_seconds,
+            parameters=admitted.parameters,
+            timeout_seconds=admitted.timeout_seconds,
             task_details=f"{name} for {product.name if product else 'all products'}",
         )
     )
@@ -98,6 +133,7 @@ async def act(ctx: ResolverCtx, run_id: str, action: str) -> OrchestrationRun:
         await engine.publish(updated, "runUpdated")
         if updated.status == RunStatus.CANCELLED:
             await engine.log(updated, LogLevel.WARN, "stopped before it ran again")
+            await engine.ended(updated)
     return updated
 
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import codecs
 import csv
-from collections.abc import AsyncIterator, Awaitable, Callable, Container, Iterable
+import io
+from collections.abc import AsyncIterator, Awaitable, Callable, Container, Iterable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -25,7 +26,12 @@ from app.ratelimit import limits_for
 from app.resolvers.ctx import ResolverCtx
 
 MAX_REPORTED_ERRORS = 1000
-TEXT_MAX = 200
+TEXT_MAX = 200  # characters of a cell
+MAX_COLUMNS = 500
+# A record with every column at TEXT_MAX fits, with its quotes and separators; csv's own
+# field limit (131,072 characters) is higher, so this is the limit a user meets.
+MAX_ROW_CHARS = 120_000
+TOO_LONG = f"longer than {MAX_ROW_CHARS} characters (is a quote left open?)"
 
 
 class ImportMode(StrEnum):
@@ -86,42 +92,90 @@ async def drop_upload(scope: TenantScope, upload_id: Any) -> None:
 
 async def records(scope: TenantScope, upload_id: Any) -> AsyncIterator[list[str]]:
     """The CSV records of an upload, streamed chunk by chunk (one chunk in memory)."""
-    decoder = codecs.getincrementaldecoder("utf-8-sig")(errors="replace")
-    pending, record = "", ""
+    async for values in parse_records(_chunks(scope, upload_id)):
+        yield values
+
+
+async def _chunks(scope: TenantScope, upload_id: Any) -> AsyncIterator[bytes]:
     index = 0
-    while True:
-        chunk = await scope.find(
-            UploadChunk, {"upload_id": upload_id, "index": index}
-        ).first_or_none()
-        text = decoder.decode(chunk.data if chunk else b"", final=chunk is None)
-        lines = (pending + text).split("\n")
-        pending = "" if chunk is None else lines.pop()
-        for line in lines:
-            record += line + "\n"
-            if record.count('"') % 2 == 0:  # a quoted field may hold line breaks
-                if record.strip():
-                    yield next(csv.reader([record]))
-                record = ""
-        if chunk is None:
-            break
+    while chunk := await scope.find(
+        UploadChunk, {"upload_id": upload_id, "index": index}
+    ).first_or_none():
+        yield chunk.data
         index += 1
-    if record.strip():
-        yield next(csv.reader([record]))
+
+
+class UnreadableFile(Exception):
+    """The file cannot be read on from this record (its header, or a record that does not
+    end): nothing after it can be trusted, so the import is rejected."""
+
+    def __init__(self, row: int, message: str) -> None:
+        super().__init__(f"row {row}: {message}")
+        self.error = RowError(row, "", message)
+
+
+async def parse_records(chunks: AsyncIterator[bytes]) -> AsyncIterator[list[str]]:
+    """CSV records of a byte stream, in one pass of the C parser over each chunk.
+
+    A record that reaches the end of a chunk may go on in the next, so it is parsed again
+    with it; it is at most MAX_ROW_CHARS long, so this rereads little, and a quote left open
+    ends the file with a row error instead of swallowing the rest of it. Blank lines are
+    skipped and not counted as rows."""
+    decoder = codecs.getincrementaldecoder("utf-8-sig")(errors="replace")
+    splitter = _Splitter()
+    final = False
+    while not final:
+        data = await anext(chunks, None)
+        final = data is None
+        for values in splitter.split(decoder.decode(data or b"", final=final), final):
+            yield values
+
+
+class _Splitter:
+    """Splits text into records, keeping the last one of a chunk until the next."""
+
+    def __init__(self) -> None:
+        self.pending = ""
+        self.row = 0  # records read so far
+
+    def split(self, chunk: str, final: bool) -> Iterator[list[str]]:
+        text, self.pending = self.pending + chunk, ""
+        lines = io.StringIO(text, newline="")  # lines split as csv expects, their ends kept
+        start = 0
+        try:
+            for values in csv.reader(lines):
+                end = lines.tell()  # a character offset, for StringIO
+                if not final and end == len(text):
+                    self.pending = text[start:]
+                    break
+                if end - start > MAX_ROW_CHARS:
+                    raise UnreadableFile(self.row + 1, TOO_LONG)
+                start = end
+                if len(values) > 1 or (values and values[0].strip()):
+                    self.row += 1
+                    yield values
+        except csv.Error as error:
+            too_long = lines.tell() - start > MAX_ROW_CHARS
+            raise UnreadableFile(self.row + 1, TOO_LONG if too_long else str(error)) from None
+        if len(self.pending) > MAX_ROW_CHARS:
+            raise UnreadableFile(self.row + 1, TOO_LONG)
 
 
 def check_header(
     header: list[str], required: Iterable[str], known: Callable[[str], bool]
 ) -> list[str]:
-    """The column names, or a file-level error: unknown, missing or repeated columns."""
+    """The column names; UnreadableFile for unknown, missing or repeated columns."""
+    if len(header) > MAX_COLUMNS:
+        raise UnreadableFile(1, f"{len(header)} columns; at most {MAX_COLUMNS}")
     names = [h.strip() for h in header]
     problems = [n for n in names if not known(n)]
     if problems:
-        raise ValidationFailed.single("file", f"unknown columns: {', '.join(problems)}")
+        raise UnreadableFile(1, f"unknown columns: {', '.join(problems)}")
     missing = [n for n in required if n not in names]
     if missing:
-        raise ValidationFailed.single("file", f"missing columns: {', '.join(missing)}")
+        raise UnreadableFile(1, f"missing columns: {', '.join(missing)}")
     if len(set(names)) != len(names):
-        raise ValidationFailed.single("file", "a column appears twice")
+        raise UnreadableFile(1, "a column appears twice")
     return names
 
 

@@ -10,7 +10,7 @@ from typing import Annotated
 import strawberry
 
 from app.models.alert import Alert as AlertModel
-from app.models.alert import AlertKind, AlertStatus
+from app.models.alert import AlertKind, AlertSeverity, AlertStatus
 from app.models.identity import Role
 from app.resolvers import alert as use_case
 from app.schema.context import Info
@@ -25,7 +25,7 @@ from app.workflows.revenue_forecast import ALERT_TOPIC
 class Alert:
     id: strawberry.ID
     kind: AlertKind
-    severity: str
+    severity: AlertSeverity
     status: AlertStatus
     product_id: strawberry.ID
     plan_id: strawberry.ID
@@ -92,7 +92,7 @@ class AlertQuery:
         self,
         info: Info,
         status: AlertStatus | None = None,
-        severity: str | None = None,
+        severity: AlertSeverity | None = None,
         product_id: strawberry.ID | None = None,
         kind: AlertKind | None = None,
         first: int = 50,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from enum import Enum
 
 import strawberry
 
@@ -11,6 +12,7 @@ from app.analytics.elasticity import ElasticityFit
 from app.analytics.pricing import PriceRecommendation
 from app.models.experiment import GuardrailMetric, PrimaryMetric
 from app.resolvers import experiment_results as stats
+from app.resolvers.projection import Confidence
 from app.schema.money import Cents
 
 
@@ -47,6 +49,9 @@ class LiftEstimate:
         )
 
 
+MEAN_CENTS = "A mean over exposed units, in fractional cents (a statistic, not an amount)."
+
+
 @strawberry.type(description="One arm's counters over its exposed units (money in cents).")
 class ArmResult:
     key: str
@@ -55,8 +60,8 @@ class ArmResult:
     units: int
     conversions: int
     conversion_rate: float | None
-    revenue_per_visitor_cents: float | None
-    margin_per_visitor_cents: float | None
+    revenue_per_visitor_cents: float | None = strawberry.field(description=MEAN_CENTS)
+    margin_per_visitor_cents: float | None = strawberry.field(description=MEAN_CENTS)
     refund_rate: float | None
     churn_rate: float | None
 
@@ -173,15 +178,21 @@ class Elasticity:
         )
 
 
+@strawberry.enum(description="What a recommended price maximises per visitor.")
+class PriceObjective(Enum):
+    REVENUE = "revenue"
+    MARGIN = "margin"
+
+
 @strawberry.type
 class Recommendation:
     price_cents: Cents
     control_price_cents: Cents
-    objective: str
+    objective: PriceObjective
     expected_change: float
     expected_change_ci: ConfidenceInterval
     probability_of_improvement: float
-    confidence: str
+    confidence: Confidence
     reasoning: list[str]
     next_steps: list[str]
 
@@ -191,11 +202,11 @@ class Recommendation:
         return cls(
             price_cents=round(r.recommended_price * 100),
             control_price_cents=round(r.control_price * 100),
-            objective=r.objective,
+            objective=PriceObjective(r.objective),
             expected_change=change.estimate,
             expected_change_ci=ConfidenceInterval.of(change.ci),
             probability_of_improvement=change.probability_of_improvement,
-            confidence=r.confidence,
+            confidence=Confidence(r.confidence),
             reasoning=list(r.reasoning),
             next_steps=list(r.next_steps),
         )

@@ -57,7 +57,7 @@ class Product:
     revision: int
 
     @strawberry.field(description="COGS of one unit: the sum of the per-unit cost lines.")
-    def unit_cost_cents(self) -> int:
+    def unit_cost_cents(self) -> Cents:
         return sum(line.amount_cents for line in self.cost_lines if line.per == CostPer.UNIT)
 
     @classmethod

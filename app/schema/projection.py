@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import Annotated, Any
 
 import numpy as np
 import strawberry
 
 from app.analytics.projection import MoveProjection, Projection
 from app.resolvers import projection as use_case
-from app.resolvers.projection import ElasticitySource, ProjectionConfidence
+from app.resolvers.projection import BaseSource, Confidence, ElasticitySource
 from app.schema.context import Info
 from app.schema.fields import query
 from app.schema.money import Cents
-from app.schema.revenue import ChartPoint
+from app.schema.revenue import ChartPoint, MoneyPoint, cents
 from app.workflows.revenue_forecast import add_months
 
 
@@ -26,9 +26,9 @@ class PlanEconomics:
     price_cents: Cents
     unit_cost_cents: Cents
     gross_margin: float
-    arpu_cents: float
+    arpu_cents: Cents
     monthly_churn: float
-    ltv_cents: float | None = strawberry.field(description="Null when no churn has been seen.")
+    ltv_cents: Cents | None = strawberry.field(description="Null when no churn has been seen.")
     cac_payback_months: float | None
 
 
@@ -44,7 +44,14 @@ class ScenarioAssumptions:
 class ScenarioPoint:
     month: int
     subscriptions: float
-    revenue_cents: float
+    revenue_cents: Cents
+
+    @classmethod
+    def series(cls, subscriptions: np.ndarray, revenue_cents: np.ndarray) -> list[ScenarioPoint]:
+        return [
+            cls(month=i + 1, subscriptions=float(s), revenue_cents=cents(r))
+            for i, (s, r) in enumerate(zip(subscriptions, revenue_cents, strict=True))
+        ]
 
 
 @strawberry.type
@@ -58,7 +65,7 @@ class RevenueScenario:
 @strawberry.type
 class RevenueScenarios:
     base_subscriptions: float
-    base_arpu_cents: float
+    base_arpu_cents: Cents
     trend_monthly_growth: float
     computed_at: dt.datetime
     scenarios: list[RevenueScenario]
@@ -80,7 +87,6 @@ class ScenarioInput:
 
 def scenario(projection: Projection) -> RevenueScenario:
     a = projection.assumptions
-    points = zip(projection.subscriptions, projection.revenue_cents, strict=True)
     return RevenueScenario(
         name=projection.name,
         assumptions=ScenarioAssumptions(
@@ -90,10 +96,7 @@ def scenario(projection: Projection) -> RevenueScenario:
             monthly_churn=a.monthly_churn,
         ),
         total_revenue_cents=projection.total_revenue_cents,
-        points=[
-            ScenarioPoint(month=i + 1, subscriptions=float(s), revenue_cents=float(r))
-            for i, (s, r) in enumerate(points)
-        ],
+        points=ScenarioPoint.series(projection.subscriptions, projection.revenue_cents),
     )
 
 
@@ -103,7 +106,7 @@ class ElasticityUsed:
     lower: float = strawberry.field(description="Interval the scenarios spread over.")
     upper: float
     source: ElasticitySource
-    confidence: ProjectionConfidence
+    confidence: Confidence
     experiment_id: strawberry.ID | None = strawberry.field(
         description="The experiment that measured it, when one did."
     )
@@ -115,7 +118,7 @@ class CurrentPlanShare:
     plan_id: strawberry.ID
     plan_name: str
     subscriptions: float
-    revenue_cents: float = strawberry.field(description="A month.")
+    revenue_cents: Cents = strawberry.field(description="A month.")
     price_ratio: float = strawberry.field(
         description="Target plan's monthly price over this plan's."
     )
@@ -125,8 +128,8 @@ class CurrentPlanShare:
 class MoveScenario:
     name: str = strawberry.field(description="optimistic, realistic or pessimistic")
     elasticity: float
-    total_revenue_cents: float = strawberry.field(description="Float: may exceed 32 bits.")
-    revenue_change_cents: float = strawberry.field(description="Against staying, same growth.")
+    total_revenue_cents: Cents
+    revenue_change_cents: Cents = strawberry.field(description="Against staying, same growth.")
     revenue_change_percent: float | None
     points: list[ScenarioPoint]
 
@@ -137,16 +140,16 @@ class SegmentMoveProjection:
     plan_id: strawberry.ID
     plan_name: str
     base_period: dt.date = strawberry.field(description="The month the projection starts from.")
-    base_source: str = strawberry.field(description="contributions or segment metrics")
+    base_source: BaseSource
     current_plans: list[CurrentPlanShare]
     monthly_growth: float
     elasticity: ElasticityUsed
     scenarios: list[MoveScenario]
-    revenue: list[ChartPoint] = strawberry.field(
+    revenue: list[MoneyPoint] = strawberry.field(
         description="Realistic revenue a month; lower and upper: pessimistic and optimistic."
     )
     subscriptions: list[ChartPoint]
-    baseline_revenue: list[ChartPoint] = strawberry.field(
+    baseline_revenue: list[MoneyPoint] = strawberry.field(
         description="Revenue if the segment stays where it is."
     )
     assumptions: list[str]
@@ -161,21 +164,20 @@ def move_scenario(p: MoveProjection) -> MoveScenario:
         total_revenue_cents=p.total_revenue_cents,
         revenue_change_cents=p.revenue_change_cents,
         revenue_change_percent=None if change is None else 100 * change,
-        points=[
-            ScenarioPoint(month=i + 1, subscriptions=float(s), revenue_cents=float(r))
-            for i, (s, r) in enumerate(zip(p.subscriptions, p.revenue_cents, strict=True))
-        ],
+        points=ScenarioPoint.series(p.subscriptions, p.revenue_cents),
     )
 
 
-def band(start: dt.date, value: np.ndarray, *ends: np.ndarray) -> list[ChartPoint]:
+def band(
+    kind: type[ChartPoint] | type[MoneyPoint], start: dt.date, value: np.ndarray, *ends: np.ndarray
+) -> list[Any]:
     """Chart points a month after `start` onwards; with `ends`, the band between them."""
     return [
-        ChartPoint(
-            period=add_months(start, i + 1),
-            value=float(v),
-            lower=float(min(e[i] for e in ends)) if ends else None,
-            upper=float(max(e[i] for e in ends)) if ends else None,
+        kind.at(
+            add_months(start, i + 1),
+            v,
+            min(e[i] for e in ends) if ends else None,
+            max(e[i] for e in ends) if ends else None,
         )
         for i, v in enumerate(value)
     ]
@@ -196,7 +198,7 @@ def segment_move_projection(move: use_case.SegmentMove) -> SegmentMoveProjection
                 plan_id=strawberry.ID(str(c.plan.id)),
                 plan_name=c.plan.name,
                 subscriptions=c.subscriptions,
-                revenue_cents=c.revenue_cents,
+                revenue_cents=cents(c.revenue_cents),
                 price_ratio=c.price_ratio,
             )
             for c in move.current
@@ -213,12 +215,20 @@ def segment_move_projection(move: use_case.SegmentMove) -> SegmentMoveProjection
         ),
         scenarios=[move_scenario(p) for p in move.scenarios],
         revenue=band(
-            start, realistic.revenue_cents, pessimistic.revenue_cents, optimistic.revenue_cents
+            MoneyPoint,
+            start,
+            realistic.revenue_cents,
+            pessimistic.revenue_cents,
+            optimistic.revenue_cents,
         ),
         subscriptions=band(
-            start, realistic.subscriptions, pessimistic.subscriptions, optimistic.subscriptions
+            ChartPoint,
+            start,
+            realistic.subscriptions,
+            pessimistic.subscriptions,
+            optimistic.subscriptions,
         ),
-        baseline_revenue=band(start, realistic.baseline_revenue_cents),
+        baseline_revenue=band(MoneyPoint, start, realistic.baseline_revenue_cents),
         assumptions=move.assumptions,
         computed_at=dt.datetime.now(dt.UTC),
     )
@@ -240,9 +250,9 @@ class ProjectionQuery:
             price_cents=economics.price_cents,
             unit_cost_cents=economics.unit_cost_cents,
             gross_margin=economics.gross_margin,
-            arpu_cents=economics.arpu_cents,
+            arpu_cents=cents(economics.arpu_cents),
             monthly_churn=economics.monthly_churn,
-            ltv_cents=economics.ltv_cents,
+            ltv_cents=None if economics.ltv_cents is None else cents(economics.ltv_cents),
             cac_payback_months=economics.cac_payback_months,
         )
 
@@ -259,7 +269,7 @@ class ProjectionQuery:
         )
         return RevenueScenarios(
             base_subscriptions=base.subscriptions,
-            base_arpu_cents=base.arpu_cents,
+            base_arpu_cents=cents(base.arpu_cents),
             trend_monthly_growth=base.monthly_growth,
             computed_at=dt.datetime.now(dt.UTC),
             scenarios=[scenario(p) for p in projections],

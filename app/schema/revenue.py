@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any
 
 import strawberry
 
@@ -23,20 +24,47 @@ from app.schema.upload import import_mutation
 from app.workflows import revenue_from_customers as derived
 
 
-@strawberry.type(description="One point of a chart: an interval only where there is one.")
+def cents(amount: float) -> int:
+    """A computed amount (a mean, a forecast, a projection) in whole cents."""
+    return round(float(amount))
+
+
+def optional(convert: Callable[[float], Any], value: float | None) -> Any:
+    return None if value is None else convert(value)
+
+
+@strawberry.type(description="One point of a chart of counts: an interval only where there is one.")
 class ChartPoint:
     period: dt.date
     value: float
     lower: float | None = None
     upper: float | None = None
 
+    @classmethod
+    def at(
+        cls, period: dt.date, value: float, lower: float | None = None, upper: float | None = None
+    ) -> ChartPoint:
+        low, high = optional(float, lower), optional(float, upper)
+        return cls(period=period, value=float(value), lower=low, upper=high)
 
-def actual(period: dt.date, value: float) -> ChartPoint:
-    return ChartPoint(period=period, value=value)
+
+@strawberry.type(description="One point of a chart of money: an interval only where there is one.")
+class MoneyPoint:
+    period: dt.date
+    value: Cents
+    lower: Cents | None = None
+    upper: Cents | None = None
+
+    @classmethod
+    def at(
+        cls, period: dt.date, value: float, lower: float | None = None, upper: float | None = None
+    ) -> MoneyPoint:
+        low, high = optional(cents, lower), optional(cents, upper)
+        return cls(period=period, value=cents(value), lower=low, upper=high)
 
 
-def predicted(point: ForecastPoint) -> ChartPoint:
-    return ChartPoint(period=point.period, value=point.value, lower=point.lower, upper=point.upper)
+def predicted(point: ForecastPoint, kind: type[ChartPoint] | type[MoneyPoint]) -> Any:
+    return kind.at(point.period, point.value, point.lower, point.upper)
 
 
 @strawberry.type(description="Revenue of a product's segment on a plan (the seed's contribution).")
@@ -46,9 +74,9 @@ class RevenueContribution:
     segment_id: strawberry.ID
     plan_id: strawberry.ID
     currency: str
-    revenue: list[ChartPoint] = strawberry.field(description="Monthly revenue in minor units.")
+    revenue: list[MoneyPoint] = strawberry.field(description="Monthly revenue.")
     active_subscriptions: list[ChartPoint]
-    revenue_forecast: list[ChartPoint]
+    revenue_forecast: list[MoneyPoint]
     active_subscriptions_forecast: list[ChartPoint]
     forecast_model: str | None
 
@@ -61,10 +89,16 @@ class RevenueContribution:
             segment_id=strawberry.ID(str(doc.segment_id)),
             plan_id=strawberry.ID(str(doc.plan_id)),
             currency=doc.currency,
-            revenue=[actual(p.period, p.revenue_cents) for p in doc.points],
-            active_subscriptions=[actual(p.period, p.active_subscriptions) for p in doc.points],
-            revenue_forecast=[predicted(p) for p in forecast.revenue] if forecast else [],
-            active_subscriptions_forecast=[predicted(p) for p in forecast.active_subscriptions]
+            revenue=[MoneyPoint.at(p.period, p.revenue_cents) for p in doc.points],
+            active_subscriptions=[
+                ChartPoint.at(p.period, p.active_subscriptions) for p in doc.points
+            ],
+            revenue_forecast=[predicted(p, MoneyPoint) for p in forecast.revenue]
+            if forecast
+            else [],
+            active_subscriptions_forecast=[
+                predicted(p, ChartPoint) for p in forecast.active_subscriptions
+            ]
             if forecast
             else [],
             forecast_model=forecast.model if forecast else None,
@@ -87,7 +121,7 @@ class AttributionItem:
 class PlanRevenueSeries:
     plan_id: strawberry.ID
     plan_name: str
-    points: list[ChartPoint]
+    points: list[MoneyPoint]
 
 
 @strawberry.type
@@ -168,7 +202,7 @@ class RevenueQuery:
                 PlanRevenueSeries(
                     plan_id=strawberry.ID(str(plan_id)),
                     plan_name=result.plans[plan_id].name,
-                    points=[actual(period, value) for period, value in points],
+                    points=[MoneyPoint.at(period, value) for period, value in points],
                 )
                 for plan_id, points in result.monthly_by_plan.items()
             ],

@@ -1,6 +1,8 @@
 """The run every CSV import shares: `validate` checks every row and reports row errors,
-`write` writes the valid rows (or none, in ALL_OR_NOTHING mode or when the header is
-wrong), the import's own follow-up steps run, and `cleanup` drops the upload.
+`write` writes the valid rows, then the import's own follow-up steps run. A file that
+cannot be imported (its header is wrong, a record does not end, or a row is invalid in
+ALL_OR_NOTHING mode) fails the run at `validate`, with the errors in its output and log.
+However the run ends, the upload is dropped.
 
 An import brings its rows (parsed and checked, streamed from the upload) and its writer.
 Each step can run again after a crash, so a writer must first undo or overwrite what an
@@ -14,13 +16,21 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
 from app.errors import ValidationFailed
-from app.jobs.engine import StepContext, StepFunction, Workflow, register
+from app.jobs.engine import StepContext, StepFunction, StepRefused, Workflow, register
 from app.models.base import parse_id
 from app.models.run import LogLevel, OrchestrationRun, RunStep, WorkflowType
 from app.resolvers.ctx import ResolverCtx
-from app.resolvers.upload import MAX_REPORTED_ERRORS, ImportMode, RowError, drop_upload, records
+from app.resolvers.upload import (
+    MAX_REPORTED_ERRORS,
+    ImportMode,
+    RowError,
+    UnreadableFile,
+    drop_upload,
+    records,
+)
 
 PROGRESS_EVERY = 20_000  # rows between two progress lines of the validate step
+LOGGED_ERRORS = 20  # row errors also written to the log; all reported ones are in the output
 
 T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
@@ -37,7 +47,8 @@ def upload_id(run: OrchestrationRun) -> Any:
 
 async def parsed_rows(step: StepContext, parser_for: Callable[[list[str]], Parser[T]]) -> Rows[T]:
     """Every data row of the upload through the parser that `parser_for` makes from the
-    header (it raises ValidationFailed when the header is unusable)."""
+    header (it raises UnreadableFile when the header is unusable, as the reader does for a
+    record that does not end)."""
     parser: Parser[T] | None = None
     row = 0
     async for values in records(step.ctx.scope, upload_id(step.run)):
@@ -62,9 +73,13 @@ def validate_parameters(parameters: dict[str, Any]) -> None:
         raise ValidationFailed.single("input.parameters.uploadId", "must be an upload id")
 
 
-async def cleanup_step(step: StepContext) -> dict[str, Any]:
-    await drop_upload(step.ctx.scope, upload_id(step.run))
-    return {}
+async def drop_upload_of(ctx: ResolverCtx, run: OrchestrationRun) -> None:
+    await drop_upload(ctx.scope, upload_id(run))
+
+
+def row_line(error: dict[str, Any]) -> str:
+    where = f"row {error['row']}" + (f", {error['column']}" if error["column"] else "")
+    return f"{where}: {error['message']}"
 
 
 @dataclass(frozen=True)
@@ -78,6 +93,7 @@ class CsvImport(Generic[T]):
     async def validate_step(self, step: StepContext) -> dict[str, Any]:
         valid = invalid = 0
         reported: list[dict[str, Any]] = []
+        unreadable = False
         try:
             async for row, parsed, errors in self.rows(step):
                 valid += parsed is not None
@@ -85,19 +101,22 @@ class CsvImport(Generic[T]):
                 reported += [vars(e) for e in errors][: MAX_REPORTED_ERRORS - len(reported)]
                 if row % PROGRESS_EVERY == 0:
                     await progress(step, f"validated {row} rows")
-        except ValidationFailed as error:  # the header: nothing can be imported
-            reported = [{"row": 1, "column": "", "message": error.issues[0].message}]
-            invalid = max(invalid, 1)
-        rejected = bool(invalid) and step.run.parameters["mode"] == ImportMode.ALL_OR_NOTHING
-        rejected = rejected or any(e["row"] == 1 for e in reported)
-        level = LogLevel.WARN if invalid else LogLevel.INFO
-        await step.log(level, f"{valid} valid rows, {invalid} invalid rows")
-        return {"valid": valid, "invalid": invalid, "rejected": rejected, "errors": reported}
+        except UnreadableFile as unreadable_at:  # nothing from this record on can be imported
+            reported = [*reported[: MAX_REPORTED_ERRORS - 1], vars(unreadable_at.error)]
+            invalid, unreadable = invalid + 1, True
+        for error in reported[:LOGGED_ERRORS]:
+            await step.log(LogLevel.WARN, row_line(error))
+        all_or_nothing = step.run.parameters["mode"] == ImportMode.ALL_OR_NOTHING
+        rejected = unreadable or (bool(invalid) and all_or_nothing)
+        report = {"valid": valid, "invalid": invalid, "rejected": rejected, "errors": reported}
+        summary = f"{valid} valid rows, {invalid} invalid rows"
+        if rejected:
+            first = row_line(reported[-1] if unreadable else reported[0])
+            raise StepRefused(f"file rejected, nothing imported ({summary}); {first}", report)
+        await step.log(LogLevel.WARN if invalid else LogLevel.INFO, summary)
+        return report
 
     async def write_step(self, step: StepContext) -> dict[str, Any]:
-        if step.outputs["validate"]["rejected"]:
-            await step.log(LogLevel.WARN, "import rejected: nothing written")
-            return {"written": 0}
         return await self.write(step, self._valid(step))
 
     async def _valid(self, step: StepContext) -> AsyncIterator[T]:
@@ -110,7 +129,6 @@ class CsvImport(Generic[T]):
             "validate": self.validate_step,
             "write": self.write_step,
             **self.then,
-            "cleanup": cleanup_step,
         }
 
         async def plan(ctx: ResolverCtx, run: OrchestrationRun) -> list[RunStep]:
@@ -124,5 +142,6 @@ class CsvImport(Generic[T]):
                 plan=plan,
                 steps=steps,
                 validate=validate_parameters,
+                finish=drop_upload_of,
             )
         )

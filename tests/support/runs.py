@@ -15,7 +15,7 @@ async def finished(client: GraphQLClient, run_id: str, seconds: float = 600) -> 
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         run = (await client.data(RUN, {"id": run_id}))["run"]
-        if run["status"] in ("COMPLETED", "FAILED", "STOPPED"):
+        if run["status"] in ("COMPLETED", "FAILED", "CANCELLED"):
             return run
         await asyncio.sleep(0.2)
     raise TimeoutError(run_id)
