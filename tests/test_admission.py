@@ -17,11 +17,13 @@ from typing import Any
 import pytest_asyncio
 import websockets
 
-from app.models import Product, TenantScope
+from app.models import OrchestrationRun, Product, RevenueSeries, TenantScope
 from app.ratelimit import TIER_LIMITS
 from app.runtime import Services
 from app.settings import Settings
+from tests.support import catalog
 from tests.support.app import running_api
+from tests.support.graphql import GraphQLClient
 from tests.support.tenants import SignedUp, sign_up
 
 FREE = TIER_LIMITS["free"]
@@ -103,3 +105,36 @@ async def test_usage_counts_websocket_operations(free_tenant: SignedUp, api: str
             assert (await operate(ws, "{ __typename }"))[-1]["type"] == "complete"
     usage = await free_tenant.client.data("{ usage(days: 2) { days { apiCalls } } }")
     assert sum(day["apiCalls"] for day in usage["usage"]["days"]) == 5 + 1  # and this query
+
+
+UPSERT = """mutation($input: RevenueContributionInput!) { upsertRevenueContribution(input: $input) {
+    __typename ... on RateLimitedError { message code retryAfter } } }"""
+RECOMPUTE = "mutation { recomputeSegmentMetrics { __typename } }"
+
+
+async def spend_expensive_quota(client: GraphQLClient) -> None:
+    for _ in range(FREE.expensive_per_hour + 1):
+        result = (await client.data(RECOMPUTE))["recomputeSegmentMetrics"]
+        if result["__typename"] == "RateLimitedError":
+            return
+    raise AssertionError("the expensive quota was never spent")
+
+
+async def test_contribution_after_the_expensive_quota_is_spent_changes_nothing(hourly_api: str):
+    tenant = await sign_up(hourly_api, "Quota spent")
+    client = tenant.client
+    product_id = (await catalog.product(client))["id"]
+    plan_id = (await catalog.plan(client, product_id, "Basic", 1000))["id"]
+    segment_id = (await catalog.segment(client, product_id, "Everyone"))["id"]
+    await spend_expensive_quota(client)
+    scope = TenantScope(tenant.tenant_id)
+    runs_before = await scope.find(OrchestrationRun).count()
+    point = {"period": "2025-01-01", "revenueCents": 500, "activeSubscriptions": 2}
+    contribution = {"productId": product_id, "segmentId": segment_id, "planId": plan_id}
+    result = await client.data(UPSERT, {"input": {**contribution, "points": [point]}})
+    refused = result["upsertRevenueContribution"]
+    assert refused["__typename"] == "RateLimitedError" and refused["code"] == "RATE_LIMITED"
+    assert "Forecast revenue" in refused["message"]
+    assert await scope.find(RevenueSeries).count() == 0
+    assert await scope.find(OrchestrationRun).count() == runs_before
+    await client.close()

@@ -47,20 +47,31 @@ async def act(ctx: ResolverCtx, alert_id: str, action: str) -> Alert:
     return updated
 
 
-async def forecast(
-    ctx: ResolverCtx, product_id: str | None, horizon: int, charge: bool = True
-) -> OrchestrationRun:
+async def forecast(ctx: ResolverCtx, product_id: str | None, horizon: int) -> OrchestrationRun:
+    return await runs.launch(ctx, await admit_forecast(ctx, product_id, horizon))
+
+
+async def admit_forecast(
+    ctx: ResolverCtx, product_id: str | None, horizon: int = 12
+) -> runs.Admitted:
     parameters = {"horizon": horizon}
-    return await runs.start(
-        ctx, WorkflowType.REVENUE_FORECAST, product_id, parameters, WORKFLOW.name, charge=charge
+    return await runs.admit(
+        ctx, WorkflowType.REVENUE_FORECAST, product_id, parameters, WORKFLOW.name
     )
 
 
 async def forecast_after_change(ctx: ResolverCtx, product_id: str) -> None:
-    """Data changed: forecast again, unless a forecast of the product is already waiting."""
+    """A run changed the data: forecast again (a follow-up the run's charge covered)."""
+    await refresh_forecast(ctx, await admit_forecast(ctx, product_id))
+
+
+async def refresh_forecast(ctx: ResolverCtx, forecast: runs.Admitted) -> None:
+    """Launch the admitted forecast, unless one of the product is already waiting (it will
+    read the new data when it runs)."""
+    assert forecast.product is not None
     waiting = await ctx.scope.find(
         OrchestrationRun,
-        {"workflow": WORKFLOW.name, "product_id": parse_id(product_id), "status": RunStatus.QUEUED},
+        {"workflow": WORKFLOW.name, "product_id": forecast.product.id, "status": RunStatus.QUEUED},
     ).count()
     if not waiting:
-        await forecast(ctx, product_id, 12, charge=False)
+        await runs.launch(ctx, forecast)

@@ -87,11 +87,14 @@ async def upsert_series(
     existing = await ctx.scope.find(RevenueSeries, key).first_or_none()
     if existing is not None and existing.currency != currency:
         raise ValidationFailed.single("input.currency", f"this series is in {existing.currency}")
-    from app.resolvers.alert import forecast_after_change  # alert -> workflows -> this module
+    from app.resolvers.alert import admit_forecast, refresh_forecast  # alert -> workflows -> …
 
+    # The forecast that follows is charged before anything is written: a spent quota
+    # refuses the whole contribution instead of storing it unforecast.
+    forecast = await admit_forecast(ctx, str(product.id))
     stored = await save_months(ctx, key, currency, existing, incoming)
     ctx.audit.record("RevenueSeries", stored.id, existing, stored)
-    await forecast_after_change(ctx, str(product.id))
+    await refresh_forecast(ctx, forecast)
     return stored
 
 

@@ -23,6 +23,7 @@ WARN_AT = 0.1  # warn when less than 10% of a window's quota is left
 USAGE_TOPIC = "usage"
 USAGE_RETENTION_DAYS = 400
 COUNTERS = ("apiCalls", "expensiveOperations")
+SYSTEM = "system"  # the principal kind of jobs and the CLI (resolvers/ctx.py system_ctx)
 
 
 @dataclass(frozen=True)
@@ -68,8 +69,9 @@ async def _admit(services: Services, principal: Principal | None, client_ip: str
 async def charge_expensive(
     services: Services, principal: Principal, operation: str, cost: int
 ) -> None:
-    """Take `cost` from the hourly quota of expensive work (AI, reports, uploads) or refuse."""
-    if services.limiter is None:
+    """Take `cost` from the hourly quota of expensive work (AI, reports, uploads, runs) or
+    refuse. Work the system starts itself (the follow-ups of charged work) is not charged."""
+    if services.limiter is None or principal.kind == SYSTEM:
         return
     window = services.settings.expensive_window_seconds
     limit = limits_for(principal.tier).expensive_per_hour

@@ -15,7 +15,7 @@ from app.resolvers import revenue as use_case
 from app.resolvers import run as runs
 from app.resolvers.revenue_import import WORKFLOW_NAME as IMPORT_WORKFLOW
 from app.schema.context import Info
-from app.schema.errors import NotFoundError, ValidationError
+from app.schema.errors import NotFoundError, RateLimitedError, ValidationError
 from app.schema.fields import mutation, query
 from app.schema.money import Cents
 from app.schema.pagination import Connection, paginate
@@ -150,7 +150,7 @@ class RevenueContributionInput:
 
 
 ContributionResult = Annotated[
-    RevenueContribution | ValidationError | NotFoundError,
+    RevenueContribution | ValidationError | NotFoundError | RateLimitedError,
     strawberry.union("RevenueContributionResult"),
 ]
 
