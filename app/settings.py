@@ -54,6 +54,7 @@ class Settings(BaseSettings):
     max_query_depth: int = Field(12, ge=2, le=50)
     max_aliases: int = Field(30, ge=1)
     max_tokens: int = Field(5000, ge=100)
+    max_query_fields: int = Field(2000, ge=100)  # fields selected once fragments are expanded
     max_request_bytes: int = Field(1_048_576, ge=1024)  # JSON bodies; uploads have tier limits
 
     # Serving and jobs

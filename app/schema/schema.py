@@ -11,10 +11,8 @@ from graphql import GraphQLError
 from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions import (
     AddValidationRules,
-    MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
-    QueryDepthLimiter,
     ValidationCache,
 )
 from strawberry.schema.config import StrawberryConfig
@@ -29,6 +27,7 @@ from app.schema.customer import CustomerMutation
 from app.schema.errors import EXCEPTION_HANDLERS, ErrorPolicy
 from app.schema.experiment import ExperimentMutation, ExperimentQuery, ExperimentSubscription
 from app.schema.insight import InsightQuery
+from app.schema.limits import Limits, document_limits_rule
 from app.schema.link import LinkMutation, LinkQuery, LinkSubscription
 from app.schema.money import CENTS_SCALAR, Cents
 from app.schema.plan import PlanMutation, PlanQuery
@@ -121,12 +120,9 @@ class Schema(strawberry.Schema):
 
 
 def limit_rules(settings: Settings) -> tuple[Any, ...]:
-    """Depth and alias rules, built once: the validation cache is keyed by the rule classes,
-    and the stock extensions build new ones per request, which defeats the cache."""
-    rules = [
-        *QueryDepthLimiter(max_depth=settings.max_query_depth).validation_rules,
-        *MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules,
-    ]
+    """The document limits, built once: the validation cache is keyed by the rule classes."""
+    limits = Limits(settings.max_query_depth, settings.max_aliases, settings.max_query_fields)
+    rules: list[Any] = [document_limits_rule(limits)]
     if not settings.introspection:
         rules.append(NoSchemaIntrospectionCustomRule)
     return tuple(rules)
