@@ -31,13 +31,21 @@ class ValidationFailed(DomainError):
         return cls([FieldIssue(tuple(path.split(".")), message)], f"{path}: {message}")
 
 
+def api_name(entity: str | type) -> str:
+    """What the API calls a kind of document: its class's name, unless the class states
+    the API type's name in `api_name` (an OrchestrationRun is a Run to clients)."""
+    if isinstance(entity, str):
+        return entity
+    return getattr(entity, "api_name", None) or entity.__name__
+
+
 class NotFound(DomainError):
     code = "NOT_FOUND"
 
-    def __init__(self, entity: str, entity_id: str) -> None:
-        super().__init__(f"{entity} {entity_id} not found")
-        self.entity = entity
+    def __init__(self, entity: str | type, entity_id: str) -> None:
+        self.entity = api_name(entity)
         self.entity_id = entity_id
+        super().__init__(f"{self.entity} {entity_id} not found")
 
 
 class Conflict(DomainError):

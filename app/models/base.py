@@ -19,7 +19,7 @@ from bson.errors import InvalidId
 from pydantic import Field
 from pymongo import ReturnDocument
 
-from app.errors import Conflict, NotFound
+from app.errors import Conflict, NotFound, api_name
 
 ENCODER = Encoder()  # Beanie's own: values stored the way Beanie stores documents
 
@@ -75,7 +75,7 @@ class TenantScope:
     async def require(self, model: type[D], doc_id: str | ObjectId) -> D:
         doc = await self.get(model, doc_id)
         if doc is None:
-            raise NotFound(model.__name__, str(doc_id))
+            raise NotFound(model, str(doc_id))
         return doc
 
     async def insert(self, doc: D) -> D:
@@ -101,7 +101,7 @@ class TenantScope:
         )
         if stored is None:
             raise Conflict(
-                f"{type(doc).__name__} {doc.id} was changed by someone else; reload and retry"
+                f"{api_name(type(doc))} {doc.id} was changed by someone else; reload and retry"
             )
         return type(doc).model_validate(stored)
 

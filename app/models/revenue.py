@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import ClassVar
 
 from beanie import PydanticObjectId
 from pydantic import BaseModel, Field
@@ -32,6 +33,7 @@ class SeriesForecast(BaseModel):
 
 
 class RevenueSeries(TenantDocument):
+    api_name: ClassVar[str] = "RevenueContribution"
     product_id: PydanticObjectId
     segment_id: PydanticObjectId
     plan_id: PydanticObjectId

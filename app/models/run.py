@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, ClassVar
 
 from beanie import PydanticObjectId
 from pydantic import BaseModel, Field
@@ -65,6 +65,7 @@ class RunStep(BaseModel):
 
 
 class OrchestrationRun(TenantDocument):
+    api_name: ClassVar[str] = "Run"
     workflow_type: WorkflowType
     workflow: str  # the registered workflow's name
     name: str
@@ -92,6 +93,7 @@ class OrchestrationRun(TenantDocument):
 
 
 class RunLog(TenantDocument):
+    api_name: ClassVar[str] = "RunLogEntry"
     run_id: PydanticObjectId
     level: LogLevel
     message: str

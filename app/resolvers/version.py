@@ -10,7 +10,7 @@ from typing import Any
 
 from beanie import PydanticObjectId
 
-from app.errors import Conflict, NotFound
+from app.errors import Conflict, NotFound, api_name
 from app.models import DataVersion, TenantScope
 from app.models.base import D, parse_id
 from app.resolvers.ctx import ResolverCtx
@@ -23,7 +23,7 @@ async def load_at(scope: TenantScope, model: type[D], doc_id: str, revision: int
     doc = await scope.require(model, doc_id)
     if doc.revision != revision:
         raise Conflict(
-            f"{model.__name__} {doc_id} is at revision {doc.revision}, not {revision}; "
+            f"{api_name(model)} {doc_id} is at revision {doc.revision}, not {revision}; "
             "reload and retry"
         )
     return doc
@@ -36,7 +36,7 @@ async def delete_at(scope: TenantScope, doc: D) -> None:
         .delete_one(scope.filter({"_id": doc.id, "revision": doc.revision}))
     )
     if result.deleted_count != 1:
-        raise Conflict(f"{type(doc).__name__} {doc.id} was changed by someone else")
+        raise Conflict(f"{api_name(type(doc))} {doc.id} was changed by someone else")
 
 
 async def record(
