@@ -77,6 +77,9 @@ class Bus(abc.ABC):
     def __init__(self, prefix: str) -> None:
         self.prefix = prefix
         self._subscribers: dict[str, set[_Subscriber]] = defaultdict(set)
+        # One watch per key while it has subscribers: the first subscriber starts it, the
+        # others wait for the same one (a second would move the key's cursor past events).
+        self._watches: dict[str, asyncio.Future[None]] = {}
 
     def key(self, tenant_id: str, topic: str) -> str:
         if not tenant_id:
@@ -116,10 +119,11 @@ class Bus(abc.ABC):
         if since is not None:
             check_cursor(since)
         subscriber = _Subscriber()
-        if key not in self._subscribers:
-            await self._watch(key)
         self._subscribers[key].add(subscriber)
         try:
+            if key not in self._watches:
+                self._watches[key] = asyncio.ensure_future(self._watch(key))
+            await asyncio.shield(self._watches[key])  # one subscriber leaving stops no one
             last = (0, -1)
             if since is not None:
                 for event in await self.history(tenant_id, topic, since):
@@ -138,6 +142,9 @@ class Bus(abc.ABC):
                 subscribers.discard(subscriber)
                 if not subscribers:
                     del self._subscribers[key]
+                    watch = self._watches.pop(key, None)
+                    if watch is not None:
+                        watch.cancel()  # still starting: a key nobody reads stays unwatched
                     await self._unwatch(key)
 
 

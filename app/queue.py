@@ -42,14 +42,19 @@ class Queue(abc.ABC):
 
 
 class ArqQueue(Queue):
-    def __init__(self, pool: ArqRedis, queue_name: str) -> None:
+    """arq keeps a job under `arq:job:<job id>` (its result, retries and progress likewise),
+    whatever the queue: job ids carry the deployment's prefix, so that two deployments
+    sharing a Redis never take one job id for a duplicate of the other's."""
+
+    def __init__(self, pool: ArqRedis, prefix: str) -> None:
         self.pool = pool
-        self.queue_name = queue_name
+        self.prefix = prefix
+        self.queue_name = queue_name(prefix)
 
     @classmethod
     async def connect(cls, redis_url: str, prefix: str) -> ArqQueue:
         pool = await create_pool(RedisSettings.from_dsn(redis_url))
-        return cls(pool, queue_name(prefix))
+        return cls(pool, prefix)
 
     async def enqueue(
         self,
@@ -58,14 +63,15 @@ class ArqQueue(Queue):
         defer_seconds: float = 0.0,
         **kwargs: Any,
     ) -> str | None:
+        job_id = job_id or uuid.uuid4().hex
         job = await self.pool.enqueue_job(
             function,
-            _job_id=job_id or uuid.uuid4().hex,
+            _job_id=f"{self.prefix}:{job_id}",
             _queue_name=self.queue_name,
             _defer_by=defer_seconds or None,
             **kwargs,
         )
-        return job.job_id if job else None
+        return job_id if job else None
 
     async def close(self) -> None:
         await self.pool.aclose()

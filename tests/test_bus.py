@@ -69,6 +69,43 @@ async def test_subscribing_while_publishing_misses_nothing_and_repeats_nothing(b
     await events.aclose()
 
 
+class WatchCountingBus(RedisBus):
+    """The Redis bus, counting how often a key's live delivery is started."""
+
+    def __init__(self, url: str, prefix: str) -> None:
+        super().__init__(url, prefix)
+        self.watches: dict[str, int] = {}
+
+    async def _watch(self, key: str) -> None:
+        self.watches[key] = self.watches.get(key, 0) + 1
+        await super()._watch(key)
+
+
+async def test_first_subscribers_arriving_together_start_one_reader_and_see_every_event(
+    redis_url: str,
+):
+    """A second start would move the topic's cursor to the newest event, past those the
+    reader had not delivered yet."""
+    bus = WatchCountingBus(redis_url, f"test-bus-{uuid.uuid4().hex[:8]}")
+
+    async def publish(topic: str) -> None:
+        for i in range(30):
+            await bus.publish("t", topic, "tick", {"n": i})
+
+    try:
+        for round in range(5):
+            topic = f"first-{round}"
+            subscribers = [bus.subscribe("t", topic, since="0") for _ in range(4)]
+            *seen, _ = await asyncio.gather(*(take(s, 30) for s in subscribers), publish(topic))
+            for events in seen:
+                assert [event.data["n"] for event in events] == list(range(30))
+            assert bus.watches[bus.key("t", topic)] == 1
+            for subscriber in subscribers:
+                await subscriber.aclose()
+    finally:
+        await bus.close()
+
+
 async def test_tenants_never_see_each_others_events(bus: Bus):
     theirs = bus.subscribe("tenant-b", "orders", since="0")
     await bus.publish("tenant-a", "orders", "placed", {"secret": True})
