@@ -19,6 +19,7 @@ from app.models.seed import SeedManifest
 from app.models.segment import CustomerSegment, SegmentGrowth, SegmentMetrics
 from app.models.upload import UploadChunk
 from app.models.version import DataVersion
+from app.models.wtp import WtpSurvey
 
 ALL_MODELS: list[type[Document]] = [
     Alert,
@@ -46,6 +47,7 @@ ALL_MODELS: list[type[Document]] = [
     CanvasPosition,
     DataVersion,
     UploadChunk,
+    WtpSurvey,
 ]
 
 __all__ = [
@@ -72,4 +74,5 @@ __all__ = [
     "TenantDocument",
     "TenantScope",
     "UploadChunk",
+    "WtpSurvey",
 ]
