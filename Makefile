@@ -6,10 +6,16 @@ VENV := .venv
 BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test install redis-server lint typecheck schema bench worker clean
+DEMO_DATA ?= .demo/store.bson
+
+.PHONY: demo demo-fresh test install redis-server lint typecheck schema bench worker clean
 
 demo: install ## Serve the API with the embedded store and the demo dataset on 127.0.0.1:8000
-	$(BIN)/python -m app serve --seed
+	EMBEDDED_DATA_FILE=$(DEMO_DATA) $(BIN)/python -m app serve --seed
+
+demo-fresh: ## The demo from nothing: forget the data the previous demo runs kept
+	rm -f $(DEMO_DATA) $(DEMO_DATA).tmp $(DEMO_DATA).journal.*
+	$(MAKE) demo
 
 test: install redis-server lint typecheck ## Lint, type-check and run the whole suite
 	$(BIN)/pytest

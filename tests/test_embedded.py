@@ -10,7 +10,6 @@ import struct
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 
 import bson
@@ -548,13 +547,34 @@ def test_a_long_command_does_not_hold_up_the_drivers_heartbeat() -> None:
             pipeline = [{"$sort": {"v": -1}}, {"$group": {"_id": "$g", "n": {"$sum": "$v"}}}]
             slow = threading.Thread(target=lambda: list(client.app.big.aggregate(pipeline)))
             slow.start()
-            while not server.server.busy:  # until the aggregation is under way
-                time.sleep(0.001)
+            assert server.server.wait_until_busy(timeout=30)  # the aggregation is under way
             with MongoClient(url, connectTimeoutMS=2000) as monitor:
                 answered = monitor.admin.command("hello")["isWritablePrimary"]
                 still_running = slow.is_alive()
             slow.join()
         assert answered and still_running
+    finally:
+        server.stop()
+
+
+def test_point_reads_do_not_wait_for_an_aggregation_of_any_collection() -> None:
+    server = EmbeddedMongo(port=0)
+    url = server.start()
+    try:
+        with MongoClient(url) as client, MongoClient(url) as reader:
+            client.app.big.insert_many({"_id": i, "g": i % 1000} for i in range(200_000))
+            client.app.small.insert_one({"_id": "b"})
+            reader.admin.command("ping")  # connected before the aggregation starts
+            pipeline = [{"$sort": {"g": -1, "_id": 1}}, {"$group": {"_id": "$g", "n": {"$sum": 1}}}]
+            slow = threading.Thread(target=lambda: list(client.app.big.aggregate(pipeline)))
+            slow.start()
+            assert server.server.wait_until_busy(timeout=30)
+            other = reader.app.small.find_one({"_id": "b"})
+            same = reader.app.big.find_one({"_id": 7})
+            still_running = slow.is_alive()
+            slow.join()
+        assert other == {"_id": "b"} and same == {"_id": 7, "g": 7}
+        assert still_running
     finally:
         server.stop()
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import os
 import random
 import socket
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +23,7 @@ from app.embedded.engine import (
     find_docs,
     is_operator_update,
     is_read_only,
+    output_namespace,
     project,
     run_pipeline,
     sort_docs,
@@ -38,6 +41,13 @@ MAX_BSON_SIZE = 16 * 1024 * 1024
 MAX_WRITE_BATCH = 100_000
 DEFAULT_BATCH = 101  # MongoDB's first batch; later batches are bounded by size only
 CURSOR_IDLE_SECONDS = 600
+# Commands that read no data: answered at once, whatever else runs.
+MONITORING = frozenset({"hello", "isMaster", "ismaster", "ping", "buildInfo", "buildinfo"})
+# Commands that hold their collection's lock from start to end (see locks.py).
+_HOLD_TARGET = frozenset({
+    "insert", "update", "delete", "findAndModify", "findandmodify", "create", "drop",
+    "createIndexes", "dropIndexes", "deleteIndexes", "listIndexes", "collStats",
+})  # fmt: skip
 
 NO_TRANSACTIONS = "Transaction numbers are only allowed on a replica set member or mongos"
 _CREATE_UNSUPPORTED = {
@@ -144,6 +154,11 @@ def _non_negative(body: Document, name: str) -> int:
     return int(value)
 
 
+def _wants_journal(concern: Any) -> bool:
+    """`j: true`, or `w: "majority"`, which on a single node means the journal too."""
+    return isinstance(concern, dict) and bool(concern.get("j") or concern.get("w") == "majority")
+
+
 def _reject_collation(doc: Document) -> None:
     if doc.get("collation"):
         raise not_supported("collation")
@@ -160,14 +175,32 @@ def _write_reply(n: int, errors: list[Document], **more: Any) -> Document:
 class Commands:
     """The server's state (store, open cursors) and its command handlers."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, checkpoint: Callable[[], None] | None = None) -> None:
         self.store = store
+        self.checkpoint = checkpoint  # compacts the journal into the snapshot
         self.cursors: dict[int, Cursor] = {}
+        self._cursors_lock = threading.Lock()
         self.started = time.monotonic()
         self.connections = 0
+        self.active = 0  # data commands running
+        self.activity = threading.Condition()  # notified when `active` changes
 
     def run(self, body: Document, conn_id: int) -> Document:
         """Execute one command; failures become error replies, never exceptions."""
+        if next(iter(body), None) in MONITORING:
+            return self._run(body, conn_id)
+        self._count_active(+1)
+        try:
+            return self._run(body, conn_id)
+        finally:
+            self._count_active(-1)
+
+    def _count_active(self, change: int) -> None:
+        with self.activity:
+            self.active += change
+            self.activity.notify_all()
+
+    def _run(self, body: Document, conn_id: int) -> Document:
         try:
             if not body:
                 raise CommandError(59, "no such command: ''")
@@ -178,9 +211,44 @@ class Commands:
             # A bare txnNumber (a retryable write) is harmless; a transaction is not.
             if "startTransaction" in body or "autocommit" in body:
                 raise CommandError(20, NO_TRANSACTIONS)
-            return handler(self, request)
+            journal = self.store.journal
+            with self._locked(request):
+                try:
+                    reply = handler(self, request)
+                finally:
+                    # Appended while the locks are held: the journal's order is the
+                    # order the writes were applied in.
+                    record = journal.commit() if journal is not None else 0
+            if record and _wants_journal(body.get("writeConcern")):
+                journal.sync(record)  # type: ignore[union-attr]
+            return reply
         except Exception as exc:
             return as_command_error(exc).reply()
+
+    @contextlib.contextmanager
+    def _locked(self, req: Request) -> Iterator[None]:
+        """Hold what the command needs for its whole run (see locks.py)."""
+        name, locks = req.name, self.store.locks
+        nested = False
+        if name in _HOLD_TARGET:
+            held = [req.ns]
+        elif name == "renameCollection":
+            held, nested = [str(req.body[name]), str(req.body.get("to", ""))], True
+        elif name == "dropDatabase":
+            held = []  # each collection is dropped under its own lock
+        elif name == "aggregate" and (target := output_namespace(req.db, req.body.get("pipeline"))):
+            held, nested = [target], True
+        else:
+            yield  # reads lock only to list their documents (engine.find_docs)
+            return
+        with contextlib.ExitStack() as stack:
+            if self.store.journal is not None:
+                stack.enter_context(locks.gate.shared())
+            if nested:
+                stack.enter_context(locks.nesting)
+            for ns in sorted(held):
+                stack.enter_context(locks.of(ns))
+            yield
 
     # -- cursors ------------------------------------------------------------------------
 
@@ -196,15 +264,16 @@ class Commands:
         batch = cursor.next_batch(batch_size)
         cursor_id = 0
         if not cursor.exhausted and not single_batch:
-            self._forget_idle_cursors()
             cursor_id = random.randint(1, 2**63 - 1)  # noqa: S311 (an id, not a secret)
-            self.cursors[cursor_id] = cursor
+            with self._cursors_lock:
+                self._forget_idle_cursors()
+                self.cursors[cursor_id] = cursor
         return {"cursor": {"firstBatch": batch, "id": Int64(cursor_id), "ns": ns}, "ok": 1.0}
 
     def _forget_idle_cursors(self) -> None:
         cutoff = time.monotonic() - CURSOR_IDLE_SECONDS
-        for cursor_id in [i for i, c in self.cursors.items() if c.used < cutoff]:
-            del self.cursors[cursor_id]
+        for cursor_id in [i for i, c in list(self.cursors.items()) if c.used < cutoff]:
+            self.cursors.pop(cursor_id, None)
 
     @handles("getMore")
     def get_more(self, req: Request) -> Document:
@@ -217,7 +286,7 @@ class Commands:
             raise CommandError(13, f"getMore on {ns}, but the cursor belongs to {cursor.ns}")
         batch = cursor.next_batch(_batch_size(req.body.get("batchSize"), None))
         if cursor.exhausted:
-            del self.cursors[cursor_id]
+            self.cursors.pop(cursor_id, None)
             cursor_id = 0
         return {"cursor": {"nextBatch": batch, "id": Int64(cursor_id), "ns": ns}, "ok": 1.0}
 
@@ -439,7 +508,9 @@ class Commands:
 
     @handles("dropDatabase")
     def drop_database(self, req: Request) -> Document:
-        self.store.databases.pop(req.db, None)
+        for name, coll in self.store.collections(req.db):
+            with coll.lock:
+                self.store.drop(req.db, name)
         return {"dropped": req.db, "ok": 1.0}
 
     @handles("renameCollection")
@@ -455,16 +526,14 @@ class Commands:
             if not req.body.get("dropTarget"):
                 raise CommandError(48, "target namespace exists")
             self.store.drop(dst_db, dst)
-        self.store.drop(src_db, src)
-        moved = self.store.create(dst_db, dst, coll.options)
-        moved.docs, moved.indexes = coll.docs, coll.indexes
+        self.store.rename(source, target)
         return {"ok": 1.0}
 
     @handles("listCollections")
     def list_collections(self, req: Request) -> Document:
         query = req.body.get("filter") or {}
         infos = []
-        for name, coll in self.store.databases.get(req.db, {}).items():
+        for name, coll in self.store.collections(req.db):
             info: Document = {"name": name, "type": "collection"}
             if not req.body.get("nameOnly"):
                 info |= {"options": coll.options, "info": {"readOnly": False}, "idIndex": _ID}
@@ -476,10 +545,11 @@ class Commands:
     def list_databases(self, req: Request) -> Document:
         query = req.body.get("filter") or {}
         dbs = []
-        for name, colls in sorted(self.store.databases.items()):
+        for name in self.store.names():
             info: Document = {"name": name}
             if not req.body.get("nameOnly"):
-                info |= {"sizeOnDisk": 0, "empty": not any(c.docs for c in colls.values())}
+                colls = self.store.collections(name)
+                info |= {"sizeOnDisk": 0, "empty": not any(c.docs for _, c in colls)}
             if matches(query, info):
                 dbs.append(info)
         return {"databases": dbs, "totalSize": 0, "totalSizeMb": 0, "ok": 1.0}
@@ -500,7 +570,7 @@ class Commands:
                     added.append(spec["name"])
         except Exception:
             for name in added:
-                del coll.indexes[name]
+                coll.drop_index(name)
             if not existed:
                 self.store.drop(req.db, req.target)
             raise
@@ -528,9 +598,9 @@ class Commands:
         before = len(coll.indexes) + 1
         wanted = req.body.get("index")
         if wanted == "*":
-            coll.indexes.clear()
-        for name in [] if wanted == "*" else wanted if isinstance(wanted, list) else [wanted]:
-            del coll.indexes[_index_name(coll, name)]
+            wanted = list(coll.indexes)
+        for name in wanted if isinstance(wanted, list) else [wanted]:
+            coll.drop_index(_index_name(coll, name))
         return {"nIndexesWas": before, "ok": 1.0}
 
     # -- server and sessions ------------------------------------------------------------
@@ -584,7 +654,7 @@ class Commands:
 
     @handles("dbStats")
     def db_stats(self, req: Request) -> Document:
-        colls = self.store.databases.get(req.db, {}).values()
+        colls = [coll for _, coll in self.store.collections(req.db)]
         return {
             "db": req.db,
             "collections": len(colls),
@@ -610,6 +680,14 @@ class Commands:
         if not found:
             raise CommandError(72, "no option found to get")
         return found | {"ok": 1.0}
+
+    @handles("fsync")
+    def fsync(self, req: Request) -> Document:
+        if req.body.get("lock"):
+            raise not_supported("fsync with lock")
+        if self.checkpoint is not None:
+            self.checkpoint()
+        return {"numFiles": 1, "ok": 1.0}
 
     @handles("getLastError", "getlasterror")
     def get_last_error(self, req: Request) -> Document:

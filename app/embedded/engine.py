@@ -43,14 +43,18 @@ def find_docs(
 ) -> list[Document]:
     """Matching documents in natural order, the first `limit` of them if given.
 
-    They are the stored objects, not copies: callers must not modify them.
+    They are the stored objects, not copies: callers must not modify them. The collection
+    is locked only while the candidates are listed; matching them needs no lock, since
+    stored documents are replaced, never changed.
     """
     check_query(query)
     if coll is None or not coll.docs:
         matches(query, {}, let)  # still reject an invalid filter
         return []
-    candidates = coll.candidates(query)
-    docs: Iterable[Document] = coll.docs.values() if candidates is None else candidates
+    with coll.lock:
+        docs = coll.candidates(query)
+        if docs is None:
+            docs = list(coll.docs.values())
     found = filter(compile_query(query, let), docs) if query else docs
     return list(itertools.islice(found, limit))
 
@@ -291,6 +295,24 @@ def is_read_only(pipeline: list[Document]) -> bool:
             if name not in _READ_ONLY_STAGES:
                 return False
     return True
+
+
+def output_namespace(db: str, pipeline: Any) -> str | None:
+    """The collection a pipeline's `$out` or `$merge` writes to, if it has one."""
+    stages = pipeline if isinstance(pipeline, list) else []
+    for i, stage in enumerate(stages):
+        if not isinstance(stage, dict) or not {"$out", "$merge"} & set(stage):
+            continue
+        if i != len(stages) - 1:
+            [name] = {"$out", "$merge"} & set(stage)
+            raise CommandError(40601, f"{name} can only be the final stage in the pipeline")
+        target = stage.get("$out", stage.get("$merge"))
+        if "$merge" in stage and isinstance(target, dict):
+            target = target.get("into")
+        if isinstance(target, dict):
+            return f"{target.get('db', db)}.{target.get('coll')}"
+        return f"{db}.{target}"
+    return None
 
 
 def run_pipeline(

@@ -16,30 +16,31 @@ from pathlib import Path
 from app.embedded import wire
 from app.embedded.commands import Commands
 from app.embedded.errors import CommandError, as_command_error
-from app.embedded.store import Store
+from app.embedded.journal import GROUP_COMMIT_SECONDS, Journal, read_segment, segments
+from app.embedded.store import Store, write_snapshot
 
 log = logging.getLogger("app.embedded")
 BANNER = "embedded MongoDB-compatible server (development and tests only) listening on {url}"
 TTL_INTERVAL_SECONDS = 60  # as often as MongoDB's TTL monitor runs
-# Commands that read no data: answered at once, even while another command runs.
-MONITORING = frozenset({"hello", "isMaster", "ismaster", "ping", "buildInfo", "buildinfo"})
+COMPACT_CHECK_SECONDS = 1.0
+COMPACT_MIN_BYTES = 64 * 1024 * 1024  # and at least the snapshot's own size
 
 
 class MongoServer:
     """Serves the wire protocol with a thread per connection.
 
-    Data commands run one at a time under one lock: that is what gives MongoDB's
-    single-document atomicity (and more) for free. Handshake and monitoring commands skip
-    the lock, so a long aggregation never makes a driver's heartbeat time out and mark the
-    server down.
+    Commands lock per collection (see locks.py); handshake and monitoring commands take no
+    lock, so a long aggregation never makes a driver's heartbeat time out. With a data file
+    every write is journaled before it is acknowledged (see journal.py) and the journal is
+    compacted into the snapshot in the background and on a clean stop.
     """
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, data_file: str | None = None):
-        self.host, self.port, self.data_file = host, port, data_file
-        exists = data_file is not None and Path(data_file).exists()
-        self.store = Store.load(data_file) if exists and data_file else Store()
-        self.commands = Commands(self.store)
-        self._lock = threading.Lock()
+        self.host, self.port = host, port
+        self._checkpoint_lock = threading.Lock()
+        self.data_file = Path(data_file) if data_file else None
+        self.store = Store() if self.data_file is None else self._recover(self.data_file)
+        self.commands = Commands(self.store, self.checkpoint if self.data_file else None)
         self._listener: socket.socket | None = None
         self._clients: dict[socket.socket, threading.Thread] = {}
         self._clients_lock = threading.Lock()
@@ -54,12 +55,20 @@ class MongoServer:
     @property
     def busy(self) -> bool:
         """A data command is running."""
-        return self._lock.locked()
+        return self.commands.active > 0
+
+    def wait_until_busy(self, timeout: float) -> bool:
+        """Wait until a data command is running; False if none started within `timeout`."""
+        with self.commands.activity:
+            return self.commands.activity.wait_for(lambda: self.busy, timeout)
 
     def start(self) -> str:
         self._listener = socket.create_server((self.host, self.port))
         self.port = self._listener.getsockname()[1]
-        for target in (self._accept, self._expire_ttl):
+        targets = [self._accept, self._expire_ttl]
+        if self.store.journal is not None:
+            targets += [self._group_commit, self._compact]
+        for target in targets:
             thread = threading.Thread(target=target, name="embedded-mongo", daemon=True)
             thread.start()
             self._threads.append(thread)
@@ -79,9 +88,62 @@ class MongoServer:
                 sock.shutdown(socket.SHUT_RDWR)  # ends the handler at its next read
         for thread in self._threads + [thread for _, thread in clients]:
             thread.join()
-        if self.data_file:
-            with self._lock:
-                self.store.save(self.data_file)
+        if self.store.journal is not None:
+            self.checkpoint()
+            self.store.journal.close()
+            self.store.journal.path.unlink()  # empty: the snapshot holds everything
+
+    # -- persistence ----------------------------------------------------------------------
+
+    def _recover(self, data_file: Path) -> Store:
+        """The snapshot, with the journal written since replayed on top."""
+        data_file.parent.mkdir(parents=True, exist_ok=True)
+        store, first = Store.load(data_file) if data_file.exists() else (Store(), 0)
+        replayed, last = 0, first - 1
+        for number, path in segments(data_file):
+            if number >= first:
+                for ops in read_segment(path):
+                    for op in ops:
+                        store.apply(op)
+                    replayed += 1
+            last = max(last, number)
+        store.journal = Journal(data_file, last + 1)
+        if replayed:
+            log.warning("replayed %d journal records into %s", replayed, data_file.name)
+            self.store = store
+            self.checkpoint()
+        return store
+
+    def checkpoint(self) -> None:
+        """Compact the journal into a new snapshot; writes go on while it is written."""
+        journal, data_file = self.store.journal, self.data_file
+        assert journal is not None and data_file is not None
+        with self._checkpoint_lock:
+            with self.store.locks.gate.exclusive():  # no write is half done
+                image = self.store.image()
+                segment = journal.rotate()
+            write_snapshot(data_file, image, segment)
+            for number, path in segments(data_file):
+                if number < segment:
+                    path.unlink()
+
+    def _group_commit(self) -> None:
+        assert self.store.journal is not None
+        while not self._stopped.wait(GROUP_COMMIT_SECONDS):
+            try:
+                self.store.journal.sync()
+            except OSError:
+                log.exception("journal sync failed")
+
+    def _compact(self) -> None:
+        journal, data_file = self.store.journal, self.data_file
+        assert journal is not None and data_file is not None
+        while not self._stopped.wait(COMPACT_CHECK_SECONDS):
+            if journal.size > max(COMPACT_MIN_BYTES, data_file.stat().st_size):
+                try:
+                    self.checkpoint()
+                except OSError:
+                    log.exception("journal compaction failed")
 
     def _accept(self) -> None:
         assert self._listener is not None
@@ -116,11 +178,7 @@ class MongoServer:
     def _execute(self, message: wire.Message, conn_id: int) -> bytes | None:
         if message.body is None:
             return wire.encode_reply(message, CommandError(2, message.error).reply())
-        if next(iter(message.body), None) in MONITORING:
-            reply = self.commands.run(message.body, conn_id)
-        else:
-            with self._lock:
-                reply = self.commands.run(message.body, conn_id)
+        reply = self.commands.run(message.body, conn_id)
         if message.more_to_come:
             return None
         try:
@@ -131,8 +189,10 @@ class MongoServer:
     def _expire_ttl(self) -> None:
         while not self._stopped.wait(TTL_INTERVAL_SECONDS):
             try:
-                with self._lock:
+                with self.store.locks.gate.shared():
                     self.store.expire(datetime.datetime.now(datetime.UTC))
+                    if self.store.journal is not None:
+                        self.store.journal.commit()
             except Exception:  # keep the monitor alive, as MongoDB's does
                 log.exception("TTL expiry failed")
 
@@ -184,7 +244,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=27017, help="0 picks a free port")
-    parser.add_argument("--data-file", help="load from and save to this file")
+    parser.add_argument(
+        "--data-file",
+        help="keep the data in this snapshot file and its journal segments beside it",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     serve(args.host, args.port, args.data_file)

@@ -1,7 +1,8 @@
 """In-memory storage: documents keyed by `_id`, hash indexes, and the data-file format.
 
 Stored documents are never mutated in place (updates store a fresh copy), so cursors and
-pipelines may hold references to them without copying.
+pipelines may hold references to them without copying, and a snapshot can be written from
+a list of them while writes go on. Every change is also handed to the journal, if any.
 """
 
 from __future__ import annotations
@@ -10,9 +11,10 @@ import datetime
 import itertools
 import os
 import re
+import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import bson
 from bson.codec_options import CodecOptions
@@ -23,11 +25,16 @@ from mongomock_ng import filtering, helpers
 from sentinels import NOTHING
 
 from app.embedded.errors import CommandError
+from app.embedded.locks import Locks
 from app.embedded.match import key_of, matches
+
+if TYPE_CHECKING:
+    from app.embedded.journal import Journal
 
 Document = dict[str, Any]
 CODEC: CodecOptions[Document] = CodecOptions(tz_aware=True, tzinfo=utc)
-FILE_FORMAT = {"format": "app.embedded data file", "version": 1}
+FILE_FORMAT = "app.embedded data file"
+FILE_VERSIONS = (1, 2)  # 2 names the first journal segment the snapshot does not hold
 ID_INDEX = {"v": 2, "key": {"_id": 1}, "name": "_id_"}
 
 
@@ -177,11 +184,17 @@ class Index:
 
 
 class Collection:
-    def __init__(self, ns: str, options: Document | None = None) -> None:
+    def __init__(self, store: Store, ns: str, options: Document | None = None) -> None:
+        self.store = store
         self.ns = ns
+        self.lock = store.locks.of(ns)  # see locks.py
         self.options = options or {}
         self.docs: dict[Any, Document] = {}
         self.indexes: dict[str, Index] = {}
+
+    def _record(self, op: str, **fields: Any) -> None:
+        if self.store.journal is not None:
+            self.store.journal.record({"op": op, "ns": self.ns, **fields})
 
     def insert(self, doc: Document) -> None:
         idk = key_of(doc["_id"])
@@ -191,6 +204,7 @@ class Collection:
         self.docs[idk] = doc
         for index, entries in staged:
             index.add(idk, entries)
+        self._record("put", doc=doc)
 
     def replace(self, old: Document, new: Document) -> None:
         idk = key_of(old["_id"])
@@ -200,12 +214,22 @@ class Collection:
         self.docs[idk] = new  # keeps the document's place in natural order
         for index, entries in staged:
             index.add(idk, entries)
+        self._record("put", doc=new)
 
     def delete(self, doc: Document) -> None:
         idk = key_of(doc["_id"])
         for index in self.indexes.values():
             index.remove(idk, index.entries(doc))
         del self.docs[idk]
+        self._record("delete", id=doc["_id"])
+
+    def put(self, doc: Document) -> None:
+        """Insert, or replace the document with the same `_id` (journal replay)."""
+        old = self.docs.get(key_of(doc["_id"]))
+        if old is None:
+            self.insert(doc)
+        else:
+            self.replace(old, doc)
 
     def _check_unique(self, idk: Any, doc: Document) -> list[tuple[Index, list[tuple[Any, ...]]]]:
         staged = []
@@ -225,6 +249,23 @@ class Collection:
                 raise dup_key_error(self.ns, index.name, index.spec["key"], doc)
             index.add(idk, entries)
         self.indexes[index.name] = index
+        self._record("index", spec=spec)
+
+    def expire(self, now: datetime.datetime) -> int:
+        removed = 0
+        for index in list(self.indexes.values()):
+            seconds = index.spec.get("expireAfterSeconds")
+            if seconds is None or len(index.fields) != 1:
+                continue
+            limit = now - datetime.timedelta(seconds=float(seconds))
+            for doc in [d for d in self.docs.values() if _expired(d, index, limit)]:
+                self.delete(doc)
+                removed += 1
+        return removed
+
+    def drop_index(self, name: str) -> None:
+        del self.indexes[name]
+        self._record("dropIndex", name=name)
 
     def candidates(self, query: Document) -> list[Document] | None:
         """Documents that may match, found through `_id` or an index; None means scan."""
@@ -245,71 +286,120 @@ class Collection:
 
 
 class Store:
-    """All databases: {db name: {collection name: Collection}}."""
+    """All databases: {db name: {collection name: Collection}}.
+
+    The catalog lock keeps creating and dropping collections consistent between threads;
+    documents are guarded by the per-collection locks commands take (see locks.py).
+    """
 
     def __init__(self) -> None:
         self.databases: dict[str, dict[str, Collection]] = {}
+        self.journal: Journal | None = None
+        self.locks = Locks()
+        self._catalog = threading.Lock()
 
     def get(self, db: str, name: str) -> Collection | None:
         return self.databases.get(db, {}).get(name)
 
+    def collections(self, db: str) -> list[tuple[str, Collection]]:
+        with self._catalog:
+            return list(self.databases.get(db, {}).items())
+
+    def names(self) -> list[str]:
+        with self._catalog:
+            return sorted(self.databases)
+
     def create(self, db: str, name: str, options: Document | None = None) -> Collection:
-        colls = self.databases.setdefault(db, {})
-        if name not in colls:
-            colls[name] = Collection(f"{db}.{name}", options)
-        return colls[name]
+        with self._catalog:
+            colls = self.databases.setdefault(db, {})
+            coll = colls.get(name)
+            if coll is None:
+                coll = colls[name] = Collection(self, f"{db}.{name}", options)
+                coll._record("create", options=coll.options)
+            return coll
 
     def drop(self, db: str, name: str) -> Collection | None:
-        colls = self.databases.get(db, {})
-        dropped = colls.pop(name, None)
-        if not colls:
-            self.databases.pop(db, None)
+        with self._catalog:
+            colls = self.databases.get(db, {})
+            dropped = colls.pop(name, None)
+            if not colls:
+                self.databases.pop(db, None)
+        if dropped is not None:
+            dropped._record("drop")
         return dropped
+
+    def rename(self, source: str, target: str) -> None:
+        """Move a collection, documents and indexes, to a free namespace."""
+        (src_db, src), (dst_db, dst) = _split(source), _split(target)
+        with self._catalog:
+            coll = self.databases[src_db].pop(src)
+            if not self.databases[src_db]:
+                del self.databases[src_db]
+            moved = Collection(self, target, coll.options)
+            moved.docs, moved.indexes = coll.docs, coll.indexes
+            self.databases.setdefault(dst_db, {})[dst] = moved
+        # One journal record: replaying it moves the documents again.
+        moved._record("renamedFrom", source=source)
+
+    def apply(self, op: Document) -> None:
+        """Redo one journaled operation."""
+        ns, kind = op["ns"], op["op"]
+        if kind == "renamedFrom":
+            self.rename(op["source"], ns)
+        elif kind == "drop":
+            self.drop(*_split(ns))
+        elif kind == "create":
+            self.create(*_split(ns), options=op["options"])
+        else:
+            coll = self.create(*_split(ns))
+            if kind == "put":
+                coll.put(op["doc"])
+            elif kind == "delete":
+                coll.delete(coll.docs[key_of(op["id"])])
+            elif kind == "index":
+                coll.add_index(op["spec"])
+            elif kind == "dropIndex":
+                coll.drop_index(op["name"])
 
     def expire(self, now: datetime.datetime) -> int:
         """Delete documents past a TTL index's `expireAfterSeconds`, as MongoDB's monitor does."""
         removed = 0
-        for colls in self.databases.values():
-            for coll in colls.values():
-                for index in list(coll.indexes.values()):
-                    seconds = index.spec.get("expireAfterSeconds")
-                    if seconds is None or len(index.fields) != 1:
-                        continue
-                    limit = now - datetime.timedelta(seconds=float(seconds))
-                    for doc in [d for d in coll.docs.values() if _expired(d, index, limit)]:
-                        coll.delete(doc)
-                        removed += 1
+        for db in self.names():
+            for name, coll in self.collections(db):
+                with coll.lock:
+                    if self.get(db, name) is coll:  # not dropped meanwhile
+                        removed += coll.expire(now)
         return removed
 
-    def save(self, path: str) -> None:
-        """Write everything as a stream of BSON documents, atomically (temp file + rename)."""
-        target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(target.name + ".tmp")
-        with tmp.open("wb") as out:
-            out.write(bson.encode(FILE_FORMAT))
-            for db, colls in self.databases.items():
-                for name, coll in colls.items():
-                    header = {
-                        "db": db,
-                        "collection": name,
-                        "options": coll.options,
-                        "indexes": [index.spec for index in coll.indexes.values()],
-                        "count": len(coll.docs),
-                    }
-                    out.write(bson.encode(header, codec_options=CODEC))
-                    for doc in coll.docs.values():
-                        out.write(bson.encode(doc, codec_options=CODEC))
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, target)
+    def image(self) -> list[tuple[Document, list[Document]]]:
+        """Each collection's header and documents, as a snapshot writes them.
+
+        Quick (documents are shared, not copied): callers hold off writers meanwhile.
+        """
+        with self._catalog:
+            colls = [(db, name, c) for db, cs in self.databases.items() for name, c in cs.items()]
+        return [
+            (
+                {
+                    "db": db,
+                    "collection": name,
+                    "options": dict(coll.options),
+                    "indexes": [index.spec for index in coll.indexes.values()],
+                    "count": len(coll.docs),
+                },
+                list(coll.docs.values()),
+            )
+            for db, name, coll in colls
+        ]
 
     @classmethod
-    def load(cls, path: str) -> Store:
+    def load(cls, path: Path) -> tuple[Store, int]:
+        """The snapshot's store and the first journal segment it does not include."""
         store = cls()
-        with Path(path).open("rb") as data:
+        with path.open("rb") as data:
             stream = bson.decode_file_iter(data, codec_options=CODEC)
-            if next(stream, None) != FILE_FORMAT:
+            first = next(stream, None) or {}
+            if first.get("format") != FILE_FORMAT or first.get("version") not in FILE_VERSIONS:
                 raise ValueError(f"{path} is not an embedded server data file")
             for header in stream:
                 coll = store.create(header["db"], header["collection"], header["options"])
@@ -317,7 +407,41 @@ class Store:
                     coll.insert(doc)
                 for spec in header["indexes"]:
                     coll.add_index(spec)
-        return store
+        return store, int(first.get("journal", 0))
+
+
+def write_snapshot(
+    path: Path, image: list[tuple[Document, list[Document]]], journal_segment: int
+) -> None:
+    """Write a store image as a stream of BSON documents, atomically: a crash at any point
+    leaves either the old snapshot or the new one (temp file, fsync, rename, fsync dir)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("wb") as out:
+        head = {"format": FILE_FORMAT, "version": 2, "journal": journal_segment}
+        out.write(bson.encode(head))
+        for header, docs in image:
+            out.write(bson.encode(header, codec_options=CODEC))
+            for doc in docs:
+                out.write(bson.encode(doc, codec_options=CODEC))
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(tmp, path)
+    fsync_directory(path.parent)
+
+
+def fsync_directory(path: Path) -> None:
+    """Make a created or renamed file's directory entry durable."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _split(ns: str) -> tuple[str, str]:
+    db, _, name = ns.partition(".")
+    return db, name
 
 
 def _expired(doc: Document, index: Index, limit: datetime.datetime) -> bool:

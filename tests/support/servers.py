@@ -74,6 +74,11 @@ class MongoProcess:
         self.process.terminate()
         self.process.wait(timeout=30)
 
+    def kill(self) -> None:
+        """SIGKILL: the server gets no chance to save anything."""
+        self.process.kill()
+        self.process.wait(timeout=30)
+
     def restart(self) -> None:
         fresh = MongoProcess.start(self.port, self.data_file)
         self.process = fresh.process
