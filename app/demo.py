@@ -14,6 +14,11 @@ from app.security.passwords import hash_password_async
 from app.seed import seed
 
 DEMO_EMAIL = "demo@example.com"
+# GraphiQL's page (Strawberry's) loads React and GraphiQL's scripts from unpkg.com.
+OFFLINE_NOTE = (
+    'GraphiQL loads its scripts from unpkg.com: offline it stays on "Loading..."; '
+    "POST queries to the same address with curl or any GraphQL client instead"
+)
 
 
 @dataclass(frozen=True)
@@ -51,6 +56,7 @@ def banner(access: DemoAccess, url: str) -> str:
         [
             "",
             f"  GraphiQL   {url}",
+            f"  offline?   {OFFLINE_NOTE}",
             f'  sign in    mutation {{ login(email: "{access.email}", '
             f'password: "{access.password}") {{ ... on AuthPayload {{ accessToken }} }} }}',
             f"  or header  Authorization: Bearer {access.api_key}",

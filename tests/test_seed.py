@@ -55,3 +55,11 @@ def test_running_experiments_started_before_their_first_event(services):
         first = min(e.occurred_at for e in data.events if e.experiment_id == experiment.id)
         assert experiment.status == "running"
         assert experiment.started_at is not None and experiment.started_at <= first
+
+
+def test_the_demo_banner_says_graphiql_needs_the_internet():
+    from app.demo import DemoAccess, banner
+
+    access = DemoAccess("demo", "demo@example.com", "pw", "pk_x", {"products": 2})
+    text = banner(access, "http://127.0.0.1:8000/graphql")
+    assert "unpkg.com" in text and "offline" in text
