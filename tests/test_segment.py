@@ -158,3 +158,56 @@ async def test_growth_is_measured_over_the_period_asked_for(client: GraphQLClien
         "parameters",
         "growthPeriodDays",
     ]
+
+
+CUSTOMERS = """query($p: ID, $s: ID, $f: JSON, $q: String, $n: Int!, $a: String) {
+  customers(productId: $p, segmentId: $s, filter: $f, sqlWhere: $q, first: $n, after: $a) {
+  totalCount pageInfo { hasNextPage endCursor }
+  nodes { externalId region monthlyRevenueCents active planId } } }"""
+
+
+async def test_customers_preview_what_a_filter_selects_before_it_is_saved(
+    client: GraphQLClient, tenant
+):
+    product = await catalog.product(client)
+    await plant(tenant, product["id"])
+    rich_eu = {"region": "eu", "monthly_revenue_cents": {"$gt": 10000}}
+    preview = await client.data(CUSTOMERS, {"p": product["id"], "f": rich_eu, "n": 10})
+    assert [c["externalId"] for c in preview["customers"]["nodes"]] == ["c1", "c2"]
+    assert preview["customers"]["totalCount"] == 2
+    sql = "region = 'eu' AND monthly_revenue_cents > 10000"
+    same = await client.data(CUSTOMERS, {"p": product["id"], "q": sql, "n": 10})
+    assert same["customers"]["nodes"] == preview["customers"]["nodes"]
+
+    saved = await catalog.segment(client, product["id"], "Rich EU", filter=rich_eu)
+    of_segment = await client.data(CUSTOMERS, {"s": saved["id"], "n": 1})
+    page = of_segment["customers"]
+    assert [c["externalId"] for c in page["nodes"]] == ["c1"] and page["totalCount"] == 2
+    rest = await client.data(
+        CUSTOMERS, {"s": saved["id"], "n": 1, "a": page["pageInfo"]["endCursor"]}
+    )
+    assert [c["externalId"] for c in rest["customers"]["nodes"]] == ["c2"]
+    # A segment's filter refined by another: its customers that are still active.
+    refined = await client.data(CUSTOMERS, {"s": saved["id"], "f": {"churned_at": None}, "n": 10})
+    assert [c["externalId"] for c in refined["customers"]["nodes"]] == ["c1"]
+
+
+async def test_a_hostile_preview_filter_is_refused_as_a_segment_filter_is(client: GraphQLClient):
+    product = await catalog.product(client)
+    for variables, path in (
+        ({"f": {"$where": "sleep(1000)"}}, ["filter", "$where"]),
+        ({"f": {"password": "x"}}, ["filter", "password"]),
+        ({"q": "region = "}, ["sqlWhere"]),
+    ):
+        body = await client.execute(CUSTOMERS, {"p": product["id"], "n": 5, **variables})
+        [error] = body["errors"]
+        assert error["extensions"]["code"] == "VALIDATION", error
+        assert error["extensions"]["fields"][0]["path"] == path
+
+
+def test_the_filter_fields_the_schema_documents_are_those_the_filter_accepts():
+    from app.resolvers.segment_filter import FIELDS
+    from app.schema.segment import FILTER_FIELD_TYPES, FILTER_LANGUAGE
+
+    assert list(FILTER_FIELD_TYPES) == list(FIELDS)
+    assert all(f"`{name}`" in FILTER_LANGUAGE for name in FIELDS)

@@ -23,7 +23,7 @@ from app.schema.alert import AlertMutation, AlertQuery, AlertSubscription
 from app.schema.api_key import ApiKeyMutation, ApiKeyQuery
 from app.schema.audit import AuditQuery
 from app.schema.auth import AuthMutation, AuthQuery
-from app.schema.customer import CustomerMutation
+from app.schema.customer import CustomerMutation, CustomerQuery
 from app.schema.errors import EXCEPTION_HANDLERS, ErrorPolicy
 from app.schema.experiment import ExperimentMutation, ExperimentQuery, ExperimentSubscription
 from app.schema.insight import InsightQuery
@@ -41,7 +41,6 @@ from app.schema.secret import SecretMutation, SecretQuery
 from app.schema.segment import SegmentMutation, SegmentQuery, SegmentSubscription
 from app.schema.usage import UsageQuery, UsageSubscription
 from app.schema.user import UserMutation, UserQuery
-from app.schema.wtp import WtpMutation, WtpQuery
 from app.settings import Settings
 
 Query = merge_types(
@@ -56,6 +55,7 @@ Query = merge_types(
         ProjectQuery,
         ProductQuery,
         SegmentQuery,
+        CustomerQuery,
         PlanQuery,
         LinkQuery,
         SearchQuery,
@@ -65,7 +65,6 @@ Query = merge_types(
         InsightQuery,
         AlertQuery,
         ExperimentQuery,
-        WtpQuery,
     ),
 )
 Mutation = merge_types(
@@ -85,7 +84,6 @@ Mutation = merge_types(
         RevenueMutation,
         AlertMutation,
         ExperimentMutation,
-        WtpMutation,
     ),
 )
 Subscription = merge_types(

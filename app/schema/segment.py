@@ -14,6 +14,7 @@ from strawberry.scalars import JSON
 from app import models
 from app.models.base import parse_id
 from app.resolvers import segment as use_case
+from app.resolvers import segment_filter as filters
 from app.schema.context import Info
 from app.schema.errors import ConflictError, NotFoundError, ValidationError
 from app.schema.fields import mutation, query, subscription
@@ -26,6 +27,35 @@ if TYPE_CHECKING:
     from app.schema.link import SegmentPlanLink
     from app.schema.plan import PricingPlan
     from app.schema.product import Product
+
+# What each customer field of the filter language holds (tests/test_segment.py keeps it in
+# step with app/resolvers/segment_filter.py, which checks them).
+FILTER_FIELD_TYPES = {
+    "region": "string",
+    "company_size": "string",
+    "external_id": "string",
+    "plan_id": "a plan's id",
+    "monthly_revenue_cents": "integer, cents",
+    "usage": "number",
+    "signup_at": "ISO 8601 date-time",
+    "churned_at": "ISO 8601 date-time",
+}
+FILTER_LANGUAGE = (
+    "The segment filter language: a JSON object of conditions on customer fields "
+    + ", ".join(f"`{name}` ({kind})" for name, kind in FILTER_FIELD_TYPES.items())
+    + " and `attributes.<key>` (string, number, boolean or null; the key is a letter or _ "
+    "then up to 63 letters, digits or _). `{field: value}` means equal; operators on a "
+    "field: `$eq $ne $gt $gte $lt $lte $in $nin $not $exists`, and `$regex` (matched "
+    'literally, `$options: "i"` ignores case); `$and $or $nor` combine filters. At most '
+    f"{filters.MAX_DEPTH} levels of nesting, {filters.MAX_CONDITIONS} conditions and "
+    f"{filters.MAX_LIST} values per `$in`. Example: "
+    '`{"region": "eu", "monthly_revenue_cents": {"$gte": 10000}}`.'
+)
+SQL_WHERE = (
+    "The same filter as a SQL WHERE clause over the same fields: `= != <> < <= > >=`, "
+    "`[NOT] IN (...)`, `IS [NOT] NULL`, `AND OR NOT`, parentheses, 'quoted strings', numbers, "
+    "TRUE/FALSE, e.g. `region = 'eu' AND monthly_revenue_cents > 10000`."
+)
 
 
 @strawberry.type(
@@ -66,8 +96,8 @@ class CustomerSegment:
     product_id: strawberry.ID
     name: str
     description: str
-    filter: JSON = strawberry.field(description="The filter, in the segment filter language.")
-    sql_where: str
+    filter: JSON = strawberry.field(description=FILTER_LANGUAGE)
+    sql_where: str = strawberry.field(description="The SQL WHERE text it was written in, if so.")
     metrics: SegmentMetrics
     created_at: datetime
     updated_at: datetime
@@ -135,13 +165,16 @@ class CustomerSegment:
         )
 
 
-@strawberry.input(description="Give `filter` (JSON) or `sqlWhere`; neither means everyone.")
+@strawberry.input(
+    description="Give `filter` (JSON) or `sqlWhere`; neither means everyone. Preview the "
+    "customers either selects with `customers(productId, filter or sqlWhere)`."
+)
 class CreateSegmentInput:
     product_id: strawberry.ID
     name: str
     description: str = ""
-    filter: JSON | None = None
-    sql_where: str | None = None
+    filter: JSON | None = strawberry.field(default=None, description=FILTER_LANGUAGE)
+    sql_where: str | None = strawberry.field(default=None, description=SQL_WHERE)
     reason: str = ""
 
 
@@ -152,8 +185,8 @@ class UpdateSegmentInput:
     reason: str = ""
     name: str | None = None
     description: str | None = None
-    filter: JSON | None = None
-    sql_where: str | None = None
+    filter: JSON | None = strawberry.field(default=None, description=FILTER_LANGUAGE)
+    sql_where: str | None = strawberry.field(default=None, description=SQL_WHERE)
 
 
 def given(input: Any) -> dict[str, Any]:
