@@ -41,6 +41,7 @@ from app.schema.secret import SecretMutation, SecretQuery
 from app.schema.segment import SegmentMutation, SegmentQuery, SegmentSubscription
 from app.schema.usage import UsageQuery, UsageSubscription
 from app.schema.user import UserMutation, UserQuery
+from app.schema.wtp import WtpMutation, WtpQuery
 from app.settings import Settings
 
 Query = merge_types(
@@ -65,6 +66,7 @@ Query = merge_types(
         InsightQuery,
         AlertQuery,
         ExperimentQuery,
+        WtpQuery,
     ),
 )
 Mutation = merge_types(
@@ -84,6 +86,7 @@ Mutation = merge_types(
         RevenueMutation,
         AlertMutation,
         ExperimentMutation,
+        WtpMutation,
     ),
 )
 Subscription = merge_types(
