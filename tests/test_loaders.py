@@ -11,7 +11,8 @@ from beanie import PydanticObjectId, init_beanie
 from pymongo import monitoring
 
 from app.db import client_for
-from app.models import ALL_MODELS, CustomerSegment, SegmentPlanLink, TenantScope
+from app.models import ALL_MODELS, CustomerSegment, PricingPlan, SegmentPlanLink, TenantScope
+from app.models.experiment import Experiment, ExperimentArm
 from app.models.run import FINAL_STATUSES, OrchestrationRun
 from app.runtime import Services
 from app.settings import Settings
@@ -32,9 +33,12 @@ BACKGROUND = {"orchestration_runs", "run_logs", "pending_events", "experiments"}
 class Commands(monitoring.CommandListener):
     def __init__(self) -> None:
         self.names: list[tuple[str, str]] = []
+        self.experiment_filters: list[dict] = []  # the engine's polls mix in with these
 
     def started(self, event: monitoring.CommandStartedEvent) -> None:
         target = event.command.get(event.command_name)
+        if target == "experiments":
+            self.experiment_filters.append(event.command.get("filter") or {})
         if isinstance(target, str) and target not in BACKGROUND:
             self.names.append((event.command_name, target))
 
@@ -143,3 +147,54 @@ async def test_a_page_through_fragments_says_what_each_segment_alone_says(
     alone = [(await client.data(ONE, {"id": node["id"]}))["segment"] for node in nodes]
     assert nodes == alone
     assert [node["plans"][0]["name"] for node in nodes] == ["P0", "P1", "P2"] * 2
+
+
+EXPERIMENTS_PAGE = """query($p: ID!, $n: Int!) { segments(productId: $p, first: $n) { nodes {
+  id experiments { id name } } }
+  plans(productId: $p, first: $n) { nodes { id experiments { id arms { planId } } } } }"""
+
+
+async def experiments_on(tenant: TenantScope, product: str) -> dict[str, list[str]]:
+    """An experiment per segment, each with arms on two of the product's plans; returns
+    the experiments' names by segment id."""
+    pid = PydanticObjectId(product)
+    segments = await tenant.find(CustomerSegment, {"product_id": pid}).sort("_id").to_list()
+    plans = await tenant.find(PricingPlan, {"product_id": pid}).sort("_id").to_list()
+    docs = [
+        Experiment(
+            tenant_id=tenant.tenant_id,
+            product_id=pid,
+            key=f"e{i}",
+            name=f"E{i}",
+            target_segment_ids=[segment.id],
+            arms=[
+                ExperimentArm(key="a", plan_id=plans[i % 3].id, price_cents=100, traffic_share=0.5),
+                ExperimentArm(
+                    key="b", plan_id=plans[(i + 1) % 3].id, price_cents=120, traffic_share=0.5
+                ),
+            ],
+        )
+        for i, segment in enumerate(segments)
+    ]
+    await Experiment.insert_many(docs)
+    return {str(s.id): [f"E{i}"] for i, s in enumerate(segments)}
+
+
+async def test_experiments_of_a_page_of_segments_and_plans_cost_constant_round_trips(
+    client: GraphQLClient, tenant: TenantScope, counted: Commands
+):
+    product = await fill(client, tenant, 30)
+    expected = await experiments_on(tenant, product)
+    costs = []
+    for n in (3, 30):
+        await quiet()
+        counted.experiment_filters.clear()
+        data = await client.data(EXPERIMENTS_PAGE, {"p": product, "n": n})
+        related = {"target_segment_ids", "arms.plan_id"}
+        costs.append(sum(bool(related & set(f)) for f in counted.experiment_filters))
+    assert costs == [2, 2], counted.experiment_filters  # a batch for segments, one for plans
+    for node in data["segments"]["nodes"]:
+        assert [e["name"] for e in node["experiments"]] == expected[node["id"]]
+    for node in data["plans"]["nodes"]:
+        assert len(node["experiments"]) == 20  # each plan carries arms of 2 in 3 experiments
+        assert all(node["id"] in {a["planId"] for a in e["arms"]} for e in node["experiments"])

@@ -21,6 +21,7 @@ from app.schema.related import product_of
 from app.schema.version import DataVersion, versions_of
 
 if TYPE_CHECKING:
+    from app.schema.experiment import Experiment
     from app.schema.link import SegmentPlanLink
     from app.schema.product import Product
 
@@ -67,6 +68,15 @@ class PricingPlan:
 
         links = await info.context.loaders.links_of_plan.load(ObjectId(self.id))
         return [SegmentPlanLink.from_model(link) for link in links]
+
+    @strawberry.field(description="Experiments with an arm on this plan, oldest first.")
+    async def experiments(
+        self, info: Info
+    ) -> list[Annotated[Experiment, strawberry.lazy("app.schema.experiment")]]:
+        from app.schema.experiment import Experiment
+
+        docs = await info.context.loaders.experiments_of_plan.load(ObjectId(self.id))
+        return [Experiment.from_model(doc) for doc in docs]
 
     @strawberry.field(description="Earlier versions, newest first.")
     async def versions(self, info: Info) -> list[DataVersion]:

@@ -24,6 +24,7 @@ from app.schema.related import Related, many, prefetch_segments, product_of
 from app.schema.version import DataVersion, versions_of
 
 if TYPE_CHECKING:
+    from app.schema.experiment import Experiment
     from app.schema.link import SegmentPlanLink
     from app.schema.plan import PricingPlan
     from app.schema.product import Product
@@ -141,6 +142,15 @@ class CustomerSegment:
         links = await loaders.links_of_segment.load(ObjectId(self.id))
         plans = await loaders.plan.load_many([link.plan_id for link in links if link.active])
         return [PricingPlan.from_model(p) for p in plans if p is not None]
+
+    @strawberry.field(description="Experiments that target this segment, oldest first.")
+    async def experiments(
+        self, info: Info
+    ) -> list[Annotated[Experiment, strawberry.lazy("app.schema.experiment")]]:
+        from app.schema.experiment import Experiment
+
+        docs = await info.context.loaders.experiments_of_segment.load(ObjectId(self.id))
+        return [Experiment.from_model(doc) for doc in docs]
 
     @strawberry.field(description="Earlier versions, newest first.")
     async def versions(self, info: Info) -> list[DataVersion]:
