@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import math
 import time
 from collections.abc import AsyncIterator, MutableMapping
 from typing import Any
 
-from cross_web import HTTPException
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from graphql import GraphQLError
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -20,10 +21,11 @@ from prometheus_client import (
     generate_latest,
 )
 from starlette.applications import Starlette
+from starlette.datastructures import FormData
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketState
@@ -37,10 +39,12 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     Operation,
 )
 from strawberry.types import ExecutionResult as StrawberryResult
+from strawberry.types.graphql import OperationType
 
 from app.demo import banner, prepare_demo
 from app.errors import DomainError, RateLimited, Unauthenticated
 from app.ratelimit import TIER_LIMITS
+from app.request_json import read_json
 from app.resolvers.auth import authenticate
 from app.resolvers.usage import admit_operation
 from app.runtime import Services, start_services
@@ -137,6 +141,25 @@ class GraphQLView(GraphQL[Context, None]):
             return refusal(429, limited, {"Retry-After": retry})
         return None
 
+    def decode_json(self, data: str | bytes) -> object:
+        return read_json(data, self.settings.max_json_depth)
+
+    def parse_json(self, data: str | bytes) -> Any:
+        try:
+            return self.decode_json(data)
+        except json.JSONDecodeError as error:
+            raise HTTPException(400, f"Unable to parse the request's JSON: {error.msg}") from None
+
+    async def parse_multipart(self, request: AsyncHTTPRequestAdapter) -> dict[str, str]:
+        """The multipart request spec's `operations` and `map` are fields of JSON, not files."""
+        form = (await request.get_form_data()).form
+        for name in ("operations", "map"):
+            if not isinstance(form.get(name, ""), str):
+                if isinstance(form, FormData):
+                    await form.close()  # the spooled files of the refused request
+                raise HTTPException(400, f"the multipart part {name!r} must be a field, not a file")
+        return await super().parse_multipart(request)
+
     async def process_result(
         self, request: Request, result: StrawberryResult
     ) -> GraphQLHTTPResponse:
@@ -155,10 +178,9 @@ class GraphQLView(GraphQL[Context, None]):
         try:
             response = await super().run(request, **kwargs)
         except HTTPException as error:
-            if isinstance(error.__cause__, InvalidOperationTypeError):
-                # GraphQL over HTTP: a mutation sent with GET is a method problem.
-                return PlainTextResponse(error.reason, 405, headers={"Allow": "POST"})
-            raise
+            if not isinstance(request, Request):
+                raise
+            return request_refused(error)
         if (
             isinstance(request, Request)
             and isinstance(response, Response)
@@ -177,6 +199,28 @@ _background: set[asyncio.Task[None]] = set()
 def refusal(status: int, error: DomainError, headers: dict[str, str]) -> Response:
     body = {"errors": [{"message": error.message, "extensions": error_extensions(error)}]}
     return JSONResponse(body, status, headers=headers)
+
+
+class BadRequest(DomainError):
+    code = "BAD_REQUEST"
+
+
+SUBSCRIPTIONS_OVER_WS = (
+    "subscriptions are served over WebSocket (graphql-transport-ws) at this URL, not over HTTP"
+)
+
+
+def request_refused(error: HTTPException) -> Response:
+    """A request that cannot be run (unreadable, wrong method or operation type), answered
+    as a GraphQL error with a BAD_REQUEST code instead of plain text."""
+    status, message, headers = error.status_code, error.reason, {}
+    cause = error.__cause__
+    if isinstance(cause, InvalidOperationTypeError):
+        if cause.operation_type is OperationType.SUBSCRIPTION:
+            status, message = 400, SUBSCRIPTIONS_OVER_WS
+        else:  # GraphQL over HTTP: a mutation sent with GET is a method problem.
+            status, headers = 405, {"Allow": "POST"}
+    return refusal(status, BadRequest(message), headers)
 
 
 async def watch_credentials(context: Context, authorization: str | None) -> None:

@@ -56,6 +56,7 @@ class Settings(BaseSettings):
     max_tokens: int = Field(5000, ge=100)
     max_query_fields: int = Field(2000, ge=100)  # fields selected once fragments are expanded
     max_request_bytes: int = Field(1_048_576, ge=1024)  # JSON bodies; uploads have tier limits
+    max_json_depth: int = Field(64, ge=8, le=500)  # nesting of a request's JSON
 
     # Serving and jobs
     host: str = "127.0.0.1"

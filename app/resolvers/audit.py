@@ -27,7 +27,10 @@ class Change:
 def snapshot(value: BaseModel | dict[str, Any] | None) -> dict[str, Any] | None:
     if value is None:
         return None
-    data = value.model_dump(mode="json") if isinstance(value, BaseModel) else dict(value)
+    # Free-form fields (a segment's filter) hold BSON values such as ObjectId: as text.
+    data = (
+        value.model_dump(mode="json", fallback=str) if isinstance(value, BaseModel) else dict(value)
+    )
     return {key: item for key, item in data.items() if key not in REDACTED}
 
 

@@ -261,8 +261,6 @@ class _Sql:
         return result
 
     def disjunction(self, depth: int) -> dict[str, Any]:
-        if depth > MAX_DEPTH:
-            raise self.fail(f"nested more than {MAX_DEPTH} levels")
         parts = [self.conjunction(depth)]
         while self.keyword("OR"):
             parts.append(self.conjunction(depth))
@@ -275,8 +273,11 @@ class _Sql:
         return parts[0] if len(parts) == 1 else {"$and": parts}
 
     def negation(self, depth: int) -> dict[str, Any]:
+        # Every nesting (parentheses, NOT) passes here: the limit keeps recursion shallow.
+        if depth > MAX_DEPTH:
+            raise self.fail(f"nested more than {MAX_DEPTH} levels")
         if self.keyword("NOT"):
-            inner = self.negation(depth)
+            inner = self.negation(depth + 1)
             return {"$nor": [inner]}
         if self.peek()[1] == "(":
             self.take()

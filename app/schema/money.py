@@ -10,26 +10,30 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, NewType
 
 import strawberry
-from graphql import IntValueNode, ValueNode
+from graphql import GraphQLError, IntValueNode, ValueNode
 
 MAX_SAFE = 2**53 - 1
+# A GraphQLError, not a ValueError: graphql-core reports it to the client as it stands,
+# where any other exception from a scalar would be masked as an internal error.
+OUT_OF_RANGE = f"Cents must be a whole number of cents within ±{MAX_SAFE} (2^53 - 1)"
 
 
 def _whole(value: Any) -> int:
     """`value` as an int when it is a whole number within the safe range, as `Int` does."""
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"Cents must be a whole number of cents, not {value!r}")
-    if abs(value) > MAX_SAFE:
-        raise ValueError(f"Cents must lie within ±{MAX_SAFE}, not {value}")
+    if isinstance(value, bool) or not isinstance(value, int) or abs(value) > MAX_SAFE:
+        raise GraphQLError(OUT_OF_RANGE)
     return value
 
 
 def _literal(node: ValueNode, _variables: dict[str, Any] | None = None) -> int:
-    if not isinstance(node, IntValueNode):
-        raise ValueError("Cents must be a whole number of cents")
-    return _whole(int(node.value))
+    # Digits are counted first: int() refuses texts of over 4300 digits with a ValueError.
+    if isinstance(node, IntValueNode) and len(node.value.lstrip("-")) <= len(str(MAX_SAFE)):
+        value = int(node.value)
+        if abs(value) <= MAX_SAFE:
+            return value
+    raise GraphQLError(OUT_OF_RANGE, node)
 
 
 if TYPE_CHECKING:
