@@ -73,3 +73,53 @@ async def test_insights_find_the_plan_growing_slower_than_its_product(
         sum(flat[-12:]) * (product_growth - 1), rel=1e-3
     )
     assert result["recommendations"][0].startswith("Review Flat")
+
+
+FILTERED = """query($p: ID!, $s: ID, $plan: ID) {
+  performanceInsights(productId: $p, segmentId: $s, planId: $plan) {
+  productGrowth plans { planName growth efficiency } } }"""
+
+
+async def test_insights_of_one_segment_or_plan_use_only_that_revenue(
+    client: GraphQLClient, tenant: TenantScope
+):
+    """Two segments on one plan: the fast segment alone grows at its own rate; one plan
+    alone is reported against the whole product."""
+    product = await tenant.insert(Product(tenant_id=tenant.tenant_id, name="Filtered"))
+    plans = [
+        await tenant.insert(
+            PricingPlan(
+                tenant_id=tenant.tenant_id, product_id=product.id, name=n, unit_price_cents=1000
+            )
+        )
+        for n in ("Pro", "Team")
+    ]
+    segments = {}
+    for name, rate in (("Fast", 0.03), ("Flat", 0.0)):
+        segment = await tenant.insert(
+            CustomerSegment(tenant_id=tenant.tenant_id, product_id=product.id, name=name)
+        )
+        segments[name] = segment
+        for plan in plans:
+            points = [
+                {
+                    "period": month(i),
+                    "revenueCents": round(1000 * (1 + rate) ** i),
+                    "activeSubscriptions": 10,
+                }
+                for i in range(24)
+            ]
+            ids = {"productId": str(product.id), "segmentId": str(segment.id)}
+            variables = {"input": ids | {"planId": str(plan.id), "points": points}}
+            await client.data(UPSERT, variables)
+    fast = (await client.data(FILTERED, {"p": str(product.id), "s": str(segments["Fast"].id)}))[
+        "performanceInsights"
+    ]
+    assert fast["productGrowth"] == pytest.approx(1.03**12, rel=1e-3)
+    assert [p["efficiency"] for p in fast["plans"]] == pytest.approx([1.0, 1.0], rel=1e-6)
+    whole = (await client.data(FILTERED, {"p": str(product.id)}))["performanceInsights"]
+    pro = (await client.data(FILTERED, {"p": str(product.id), "plan": str(plans[0].id)}))[
+        "performanceInsights"
+    ]
+    assert [p["planName"] for p in pro["plans"]] == ["Pro"]
+    assert pro["productGrowth"] == pytest.approx(whole["productGrowth"])

@@ -62,6 +62,43 @@ async def test_attribution_equals_an_independent_sum_over_the_range(seeded):
     assert all(point["lower"] is None for s in result["timeSeries"] for point in s["points"])
 
 
+FILTERED = """query($p: ID!, $s: Date!, $e: Date!, $seg: ID, $plan: ID) {
+  revenueAttribution(productId: $p, start: $s, end: $e, segmentId: $seg, planId: $plan) {
+  totalRevenueCents
+  items { planId planName segmentId segmentName revenueCents share users avgRevenueCents }
+  timeSeries { planId points { period value lower upper } } } }"""
+
+
+async def test_attribution_of_one_segment_and_one_plan_sums_only_their_months(seeded):
+    signed_up, _ = seeded
+    scope = TenantScope(signed_up.tenant_id)
+    product = await scope.find(Product).sort("name").first_or_none()
+    stored = await scope.find(RevenueSeries, {"product_id": product.id}).to_list()
+    one = stored[0]
+    start, end = date(2024, 1, 1), date(2025, 1, 1)
+    window = {"p": str(product.id), "s": start.isoformat(), "e": end.isoformat()}
+    for given in ({"seg": str(one.segment_id)}, {"plan": str(one.plan_id)}):
+        result = (await signed_up.client.data(FILTERED, window | given))["revenueAttribution"]
+        kept = [
+            s
+            for s in stored
+            if str(s.segment_id) == given.get("seg", str(s.segment_id))
+            and str(s.plan_id) == given.get("plan", str(s.plan_id))
+        ]
+        assert 0 < len(kept) < len(stored)
+        months = [
+            Month(
+                str(s.plan_id), str(s.segment_id), p.period, p.revenue_cents, p.active_subscriptions
+            )
+            for s in kept
+            for p in s.points
+        ]
+        assert_attribution(result, months, start, end)
+    foreign = await scope.find(PricingPlan, {"product_id": {"$ne": product.id}}).first_or_none()
+    body = await signed_up.client.execute(FILTERED, window | {"plan": str(foreign.id)})
+    assert body["errors"][0]["extensions"]["fields"][0]["path"] == ["planId"]
+
+
 async def test_upsert_merges_duplicate_months_and_replaces_stored_ones(seeded):
     signed_up, _ = seeded
     scope = TenantScope(signed_up.tenant_id)

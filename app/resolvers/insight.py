@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 from bson import ObjectId
 
 from app.errors import ValidationFailed
-from app.models import PricingPlan, Product, RevenueSeries
+from app.models import PricingPlan, RevenueSeries
 from app.models.base import TenantScope
+from app.resolvers.revenue import product_series
 
 QUARTER = 3
 YEAR = 12
@@ -56,28 +58,36 @@ def growth_factor(monthly: list[int]) -> float:
     return sum(monthly[-QUARTER:]) / before if before > 0 else 1.0
 
 
-async def monthly_by_plan(scope: TenantScope, product: Product) -> dict[ObjectId, dict[date, int]]:
+async def monthly_by_plan(
+    scope: TenantScope, series_filter: dict[str, Any]
+) -> dict[ObjectId, dict[date, int]]:
     months: dict[ObjectId, dict[date, int]] = {}
-    for series in await scope.find(RevenueSeries, {"product_id": product.id}).to_list():
+    for series in await scope.find(RevenueSeries, series_filter).to_list():
         plan = months.setdefault(series.plan_id, {})
         for point in series.points:
             plan[point.period] = plan.get(point.period, 0) + point.revenue_cents
     return months
 
 
-async def insights(scope: TenantScope, product_id: str) -> Insights:
-    product = await scope.require(Product, product_id)
-    by_plan = await monthly_by_plan(scope, product)
+async def insights(
+    scope: TenantScope, product_id: str, segment_id: str | None = None, plan_id: str | None = None
+) -> Insights:
+    """With a segment, the product's revenue is that segment's (its plans against the
+    segment as a whole); with a plan, only that plan is reported, against the same whole."""
+    _, series = await product_series(scope, product_id, segment_id, plan_id)
+    whole = {key: value for key, value in series.items() if key != "plan_id"}
+    by_plan = await monthly_by_plan(scope, whole)
     calendar = sorted({month for plan in by_plan.values() for month in plan})
     if len(calendar) < YEAR + QUARTER:
         raise ValidationFailed.single("productId", "needs at least 15 months of revenue data")
     totals = [sum(plan.get(m, 0) for plan in by_plan.values()) for m in calendar]
     product_growth = growth_factor(totals)
     plans = await scope.get_many(PricingPlan, list(by_plan))
+    reported = [series["plan_id"]] if "plan_id" in series else list(by_plan)
     performances = [
-        performance(plans[plan_id], [months.get(m, 0) for m in calendar], product_growth)
-        for plan_id, months in by_plan.items()
-        if plan_id in plans
+        performance(plans[key], [by_plan[key].get(m, 0) for m in calendar], product_growth)
+        for key in reported
+        if key in plans and key in by_plan
     ]
     return Insights(performances, product_growth, recommend(performances, product_growth))
 

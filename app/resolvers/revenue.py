@@ -139,12 +139,31 @@ def as_datetime(day: date) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
+async def product_series(
+    scope: TenantScope, product_id: str, segment_id: str | None, plan_id: str | None
+) -> tuple[Product, dict[str, Any]]:
+    """The product, and the filter of its contributions, of one segment and one plan of it
+    when given (the seeds' `segmentId?`, `planId?`)."""
+    product = await scope.require(Product, product_id)
+    series: dict[str, Any] = {"product_id": product.id}
+    for field, model, given in (
+        ("segment_id", CustomerSegment, segment_id),
+        ("plan_id", PricingPlan, plan_id),
+    ):
+        if given is not None:
+            doc = await scope.require(model, given)
+            if doc.product_id != product.id:
+                raise ValidationFailed.single(f"{field[:-3]}Id", "not one of the product's")
+            series[field] = doc.id
+    return product, series
+
+
 def attribution_pipeline(
-    scope: TenantScope, product_id: Any, start: date, end: date
+    scope: TenantScope, series: dict[str, Any], start: date, end: date
 ) -> list[dict[str, Any]]:
     in_range = {"points.period": {"$gte": as_datetime(start), "$lt": as_datetime(end)}}
     return [
-        {"$match": scope.filter({"product_id": product_id})},
+        {"$match": scope.filter(series)},
         {"$unwind": "$points"},
         {"$match": in_range},
         {"$sort": {"points.period": 1}},
@@ -192,13 +211,21 @@ class Attribution:
     plans: dict[Any, PricingPlan]
 
 
-async def attribution(scope: TenantScope, product_id: str, start: date, end: date) -> Attribution:
-    """Revenue per plan and segment over [start, end), with monthly revenue per plan."""
+async def attribution(
+    scope: TenantScope,
+    product_id: str,
+    start: date,
+    end: date,
+    segment_id: str | None = None,
+    plan_id: str | None = None,
+) -> Attribution:
+    """Revenue per plan and segment over [start, end), with monthly revenue per plan; of
+    one segment or plan only when given."""
     if end <= start:
         raise ValidationFailed.single("end", "must be after start")
-    product = await scope.require(Product, product_id)
+    _, series = await product_series(scope, product_id, segment_id, plan_id)
     cursor = await RevenueSeries.get_pymongo_collection().aggregate(
-        attribution_pipeline(scope, product.id, start, end)
+        attribution_pipeline(scope, series, start, end)
     )
     [facets] = await cursor.to_list()
     plans = await scope.get_many(PricingPlan, list({row["_id"]["plan"] for row in facets["items"]}))

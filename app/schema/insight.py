@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 
 from app.resolvers import insight as use_case
@@ -48,9 +50,19 @@ class PerformanceInsights:
 class InsightQuery:
     @query()
     async def performance_insights(
-        self, info: Info, product_id: strawberry.ID
+        self,
+        info: Info,
+        product_id: strawberry.ID,
+        segment_id: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(description="Only this segment's revenue, product and plans."),
+        ] = None,
+        plan_id: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(description="Only this plan, against the product as a whole."),
+        ] = None,
     ) -> PerformanceInsights:
-        result = await use_case.insights(info.context.scope, product_id)
+        result = await use_case.insights(info.context.scope, product_id, segment_id, plan_id)
         under, over = result.underperforming, result.overperforming
         return PerformanceInsights(
             product_growth=result.product_growth,

@@ -176,11 +176,22 @@ class RevenueQuery:
             RevenueContribution.from_model,
         )
 
-    @query(description="Revenue per plan and segment over [start, end), with monthly series.")
+    @query(
+        description="Revenue per plan and segment over [start, end), with monthly series; "
+        "of one segment and/or one plan of the product when given."
+    )
     async def revenue_attribution(
-        self, info: Info, product_id: strawberry.ID, start: dt.date, end: dt.date
+        self,
+        info: Info,
+        product_id: strawberry.ID,
+        start: dt.date,
+        end: dt.date,
+        segment_id: strawberry.ID | None = None,
+        plan_id: strawberry.ID | None = None,
     ) -> RevenueAttribution:
-        result = await use_case.attribution(info.context.scope, product_id, start, end)
+        result = await use_case.attribution(
+            info.context.scope, product_id, start, end, segment_id, plan_id
+        )
         return RevenueAttribution(
             start=start,
             end=end,
