@@ -31,7 +31,20 @@ class Settings(BaseSettings):
     # AI
     openai_api_key: SecretStr | None = None
     openai_model: str = "gpt-4.1-mini"
-    openai_base_url: str | None = None
+    openai_base_url: str | None = None  # any OpenAI-compatible server
+    openai_embedding_model: str = "text-embedding-3-small"
+    openai_timeout_seconds: float = Field(60.0, gt=0)
+    openai_max_retries: int = Field(3, ge=0, le=10)  # on 429 and 5xx, with backoff
+    # Estimated USD per million tokens, for the usage report (defaults: gpt-4.1-mini's list).
+    openai_input_usd_per_million: float = Field(0.40, ge=0)
+    openai_output_usd_per_million: float = Field(1.60, ge=0)
+    rate_limit_ai_requests_per_minute: int = Field(20, ge=1)
+    vector_store: str = Field("local", pattern=r"^(local|openai)$")
+    # Outbound HTTP (documentation fetches): timeouts, size limit, and the hosts allowed
+    # even on private, loopback or link-local addresses (none by default).
+    outbound_allow_hosts: Annotated[list[str], NoDecode] = []
+    outbound_timeout_seconds: float = Field(20.0, gt=0)
+    max_file_size_mb: int = Field(50, ge=1, le=1024)
 
     # Security. A random JWT secret is safe (tokens just do not outlive the process);
     # production sets one so that every API process accepts the same tokens.
@@ -70,7 +83,7 @@ class Settings(BaseSettings):
     job_poll_delay: float = Field(0.1, gt=0, le=5)
     worker_max_jobs: int = Field(10, ge=1)
 
-    @field_validator("cors_origins", mode="before")
+    @field_validator("cors_origins", "outbound_allow_hosts", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
         if isinstance(value, str):

@@ -2,16 +2,20 @@
 
 from beanie import Document
 
+from app.models.ai import AiCall, PromptOverride
 from app.models.alert import Alert
 from app.models.audit import AuditEntry
 from app.models.base import TenantDocument, TenantScope
 from app.models.customer import Customer
+from app.models.diagnosis import GapDiagnosis
+from app.models.documentation import DocChunk, DocumentSource
 from app.models.experiment import Experiment, ExperimentArm, ExperimentEvent, ExperimentUnit
 from app.models.identity import ApiKey, Invite, Project, RefreshToken, Tenant, User
 from app.models.link import CanvasPosition, SegmentPlanLink
 from app.models.outbox import PendingEvent
 from app.models.plan import PricingPlan
 from app.models.product import Product
+from app.models.recommendation import PricingRecommendation
 from app.models.revenue import RevenuePoint, RevenueSeries
 from app.models.run import OrchestrationRun, RunLog
 from app.models.secret import TenantSecret
@@ -46,6 +50,12 @@ ALL_MODELS: list[type[Document]] = [
     SegmentPlanLink,
     CanvasPosition,
     DataVersion,
+    AiCall,
+    PromptOverride,
+    DocumentSource,
+    DocChunk,
+    GapDiagnosis,
+    PricingRecommendation,
     UploadChunk,
     WtpSurvey,
 ]

@@ -21,6 +21,7 @@ from app.schema.related import product_of
 from app.schema.version import DataVersion, versions_of
 
 if TYPE_CHECKING:
+    from app.schema.diagnosis import GapDiagnosis
     from app.schema.experiment import Experiment
     from app.schema.link import SegmentPlanLink
     from app.schema.product import Product
@@ -81,6 +82,14 @@ class PricingPlan:
     @strawberry.field(description="Earlier versions, newest first.")
     async def versions(self, info: Info) -> list[DataVersion]:
         return await versions_of(info, self.id)
+
+    @strawberry.field(description="AI gap diagnoses of this plan, newest first.")
+    async def gap_diagnoses(
+        self, info: Info
+    ) -> list[Annotated[GapDiagnosis, strawberry.lazy("app.schema.diagnosis")]]:
+        from app.schema.diagnosis import diagnoses
+
+        return await diagnoses(info, self.id)
 
     @classmethod
     def from_model(cls, doc: models.PricingPlan) -> PricingPlan:

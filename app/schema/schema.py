@@ -21,11 +21,18 @@ from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext, ExecutionResult
 from strawberry.types.graphql import OperationType
 
+from app.schema.ai import AiMutation, AiQuery
 from app.schema.alert import AlertMutation, AlertQuery, AlertSubscription
 from app.schema.api_key import ApiKeyMutation, ApiKeyQuery
 from app.schema.audit import AuditQuery
 from app.schema.auth import AuthMutation, AuthQuery
 from app.schema.customer import CustomerMutation, CustomerQuery
+from app.schema.diagnosis import DiagnosisMutation, DiagnosisQuery, DiagnosisSubscription
+from app.schema.documentation import (
+    DocumentationMutation,
+    DocumentationQuery,
+    DocumentationSubscription,
+)
 from app.schema.errors import EXCEPTION_HANDLERS, ErrorPolicy
 from app.schema.experiment import ExperimentMutation, ExperimentQuery, ExperimentSubscription
 from app.schema.insight import InsightQuery
@@ -36,6 +43,7 @@ from app.schema.plan import PlanMutation, PlanQuery
 from app.schema.product import ProductMutation, ProductQuery, ProductSubscription
 from app.schema.project import ProjectMutation, ProjectQuery
 from app.schema.projection import ProjectionQuery
+from app.schema.recommendation import RecommendationMutation, RecommendationQuery
 from app.schema.revenue import RevenueMutation, RevenueQuery
 from app.schema.run import RunMutation, RunQuery, RunSubscription
 from app.schema.search import SearchQuery
@@ -68,6 +76,10 @@ Query = merge_types(
         InsightQuery,
         AlertQuery,
         ExperimentQuery,
+        AiQuery,
+        DocumentationQuery,
+        DiagnosisQuery,
+        RecommendationQuery,
         WtpQuery,
     ),
 )
@@ -88,6 +100,10 @@ Mutation = merge_types(
         RevenueMutation,
         AlertMutation,
         ExperimentMutation,
+        AiMutation,
+        DocumentationMutation,
+        DiagnosisMutation,
+        RecommendationMutation,
         WtpMutation,
     ),
 )
@@ -101,6 +117,8 @@ Subscription = merge_types(
         ExperimentSubscription,
         SegmentSubscription,
         LinkSubscription,
+        DocumentationSubscription,
+        DiagnosisSubscription,
     ),
 )
 

@@ -2,6 +2,7 @@
 
 from app.workflows import (
     customer_import,
+    pricing_analysis,
     revenue_forecast,
     revenue_from_customers,
     revenue_import,
@@ -10,6 +11,7 @@ from app.workflows import (
 
 __all__ = [
     "customer_import",
+    "pricing_analysis",
     "revenue_forecast",
     "revenue_from_customers",
     "revenue_import",
