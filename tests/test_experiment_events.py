@@ -11,7 +11,9 @@ import numpy as np
 from bson import ObjectId
 from scipy import stats
 
-from app.models import ExperimentUnit, TenantScope
+from app.models import Experiment, ExperimentUnit, TenantScope
+from app.resolvers.experiment_events import flush
+from app.resolvers.experiment_results import compute, process
 from app.seed import seed
 from tests.support.graphql import GraphQLClient
 from tests.support.tenants import sign_up
@@ -292,3 +294,26 @@ async def test_seeded_experiments_recover_the_planted_lift(api, services):
         assert ci["lower"] < planted["elasticity"] < ci["upper"]
         assert node["results"]["recommendation"]["priceCents"] > 0
     await seeded.client.close()
+
+
+async def test_recompute_counts_every_acknowledged_event_while_the_engine_is_flushing(
+    client, tenant, services
+):
+    """The engine's flush has taken the pending counters aside and is still writing them
+    when the recomputation (`recomputeExperiment`'s use case) starts: it must wait for that
+    write. The recomputation runs here without the HTTP round trips, so that its results are
+    read while the engine is still preparing its write: the race is on every time."""
+    created = await create_experiment(client, tenant)
+    arms = await assign_all(client, created["id"], [f"f{i}" for i in range(6000)])
+    await pause(client, created["id"])
+    units = [unit for unit, arm in arms.items() if arm is not None]
+    totals = await ingest(client, created["id"], [event(u, "EXPOSURE") for u in units], 1000)
+    assert totals["accepted"] == len(units)
+    experiment = await tenant.get(Experiment, created["id"])
+    assert experiment is not None
+    engine = asyncio.create_task(flush(services, experiment))
+    await asyncio.sleep(0)  # the engine's flush goes first, as when it began a moment ago
+    recomputed = await process(services, experiment, force=True)
+    results = await compute(tenant, recomputed)
+    assert await engine == len(units)  # the engine's flush took every counter
+    assert sum(arm.n for arm in results.arms) == len(units)

@@ -13,6 +13,11 @@ taken from the client: it is recomputed from the assignment hash.
 A `pre_period_revenue` event records what the unit spent before the experiment (CUPED's
 covariate); its amounts add up in the unit's `covariate`, idempotent by event id too.
 
+A flush holds the experiment's flush lock (Redis, so across the API and the workers) from
+the RENAME to the DEL: a flush that starts while another is writing waits for it, so when
+it returns, every event acknowledged before it started is in the unit documents. That is
+what `recomputeExperiment` promises, while the engine flushes in a worker at any moment.
+
 Trade-off: if the process dies between the Mongo upserts and the DEL, the aside hash is
 left for an operator (logged), never applied twice; the flags are idempotent anyway.
 Without Redis (single-process development) a dict stands in for the hash.
@@ -44,6 +49,7 @@ MAX_EVENTS = 1000
 ID_MAX = 200
 MAX_AMOUNT = 100_000_000_00  # a billion in cents per event
 DEDUPE_TTL = 7 * 24 * 3600  # an event id repeated after a week counts again
+FLUSH_LOCK_SECONDS = 120.0  # far above a flush of a large backlog
 _MEMORY: dict[str, Counter[str]] = defaultdict(Counter)
 CLAIM_AND_COUNT = """
 local dups = 0
@@ -273,8 +279,16 @@ def unit_updates(
 
 
 async def flush(services: Services, experiment: Experiment) -> int:
-    """Apply the experiment's pending counters to its unit documents; units touched."""
+    """Apply the experiment's pending counters to its unit documents, once a flush under
+    way has written its own; units touched."""
     key = pending_key(services, experiment.tenant_id, str(experiment.id))
+    async with services.kv.lock(
+        f"xp-flush:{experiment.tenant_id}:{experiment.id}", FLUSH_LOCK_SECONDS
+    ):
+        return await _apply_pending(services, experiment, key)
+
+
+async def _apply_pending(services: Services, experiment: Experiment, key: str) -> int:
     pending, aside = await _take_pending(services, key)
     if pending:
         updates = unit_updates(experiment.tenant_id, experiment, pending)
