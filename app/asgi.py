@@ -43,7 +43,7 @@ from strawberry.types.graphql import OperationType
 
 from app.demo import banner, prepare_demo
 from app.errors import DomainError, RateLimited, Unauthenticated
-from app.ratelimit import TIER_LIMITS
+from app.ratelimit import limits_for
 from app.request_json import read_json
 from app.resolvers.auth import authenticate
 from app.resolvers.usage import admit_operation
@@ -134,6 +134,14 @@ class GraphQLView(GraphQL[Context, None]):
         except Unauthenticated as error:
             return refusal(401, error, {"WWW-Authenticate": 'Bearer error="invalid_token"'})
         request.state.principal = principal
+        if request.headers.get("content-type", "").startswith("multipart/"):
+            # An upload's body is read only for a known caller, and only up to their tier's
+            # limit (BodyLimit enforces it as the body arrives).
+            if principal is None:
+                unknown = Unauthenticated("sign in first: uploads need credentials")
+                return refusal(401, unknown, {"WWW-Authenticate": "Bearer"})
+            upload_limit = limits_for(principal.tier).max_upload_bytes + FORM_PARTS_BYTES
+            request.scope["state"][BODY_LIMIT] = upload_limit
         try:
             await admit_operation(services, principal, client_ip)
         except RateLimited as limited:
@@ -272,7 +280,10 @@ class RequestMetrics:
 
 
 class BodyLimit:
-    """Refuses request bodies over the limit with 413 before they reach the GraphQL layer."""
+    """Refuses request bodies over their limit with 413 as they are read, before they reach
+    the GraphQL layer. A JSON body's limit is MAX_REQUEST_BYTES. A multipart body (an
+    upload) has none until the view, having authenticated the caller from the headers, sets
+    their tier's in the request's state (BODY_LIMIT): until then not a byte of it is read."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -283,46 +294,51 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         headers = dict(scope["headers"])
-        # Uploads (multipart) may be as large as the largest tier allows; the resolver then
-        # holds each tenant to its own tier's limit.
-        limit = (
-            UPLOAD_MAX
-            if headers.get(b"content-type", b"").startswith(b"multipart/")
-            else self.max_bytes
-        )
-        declared = headers.get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > limit:
-            await self._refuse(scope, receive, send)
-            return
+        multipart = headers.get(b"content-type", b"").startswith(b"multipart/")
+        state = scope.setdefault("state", {})
+        state[BODY_LIMIT] = 0 if multipart else self.max_bytes
+        length = headers.get(b"content-length", b"")
+        declared = int(length) if length.isdigit() else 0
         received = 0
 
         async def counted() -> MutableMapping[str, Any]:
             nonlocal received
+            limit = state[BODY_LIMIT]
+            if max(declared, received) > limit:
+                raise _TooLarge(limit)
             message = await receive()
             received += len(message.get("body", b""))
             if received > limit:
-                raise _TooLarge
+                raise _TooLarge(limit)
             return message
 
         try:
             await self.app(scope, counted, send)
-        except _TooLarge:
-            await self._refuse(scope, receive, send)
-
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        message = f"request body larger than {self.max_bytes} bytes"
-        body = {"errors": [{"message": message, "extensions": {"code": "PAYLOAD_TOO_LARGE"}}]}
-        await JSONResponse(body, 413)(scope, receive, send)
+        except _TooLarge as too_large:
+            message = f"request body larger than {too_large.limit} bytes"
+            extensions = {"code": "PAYLOAD_TOO_LARGE"}
+            body = {"errors": [{"message": message, "extensions": extensions}]}
+            await JSONResponse(body, 413)(scope, receive, send)
 
 
-UPLOAD_MAX = max(t.max_upload_bytes for t in TIER_LIMITS.values()) + 64 * 1024  # + form parts
+BODY_LIMIT = "body_limit"  # the key of the current request's body limit in its scope state
+FORM_PARTS_BYTES = 64 * 1024  # an upload's `operations` and `map` parts, beside the file
 
 
 class _TooLarge(Exception):
-    pass
+    def __init__(self, limit: int) -> None:
+        super().__init__(limit)
+        self.limit = limit
 
 
 KNOWN_PATHS = {"/graphql", "/healthz", "/readyz", "/metrics"}
+
+
+def server_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's options that follow the settings: X-Forwarded-For is believed only from the
+    TRUSTED_PROXIES (uvicorn's own default would trust any local peer)."""
+    trusted = settings.trusted_proxies
+    return {"proxy_headers": bool(trusted), "forwarded_allow_ips": trusted or None}
 
 
 async def healthz(request: Request) -> Response:

@@ -49,10 +49,16 @@ async def _rotate_credentials(settings: Settings) -> None:
 def serve(settings: Settings, seed_demo: bool) -> None:
     import uvicorn
 
-    from app.asgi import create_app
+    from app.asgi import create_app, server_options
 
     app = create_app(settings, seed_demo=seed_demo)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level)
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        **server_options(settings),
+    )
 
 
 def worker(settings: Settings) -> None:

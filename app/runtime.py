@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import redis.asyncio as aioredis
+from pymongo.errors import PyMongoError
+from redis.exceptions import RedisError
 
 from app.bus import Bus, create_bus
 from app.db import Database, connect
@@ -16,7 +21,7 @@ from app.outbox import relay_forever
 from app.queue import ArqQueue, InProcessQueue, Queue
 from app.ratelimit import RateLimiter
 from app.security.crypto import Keyring
-from app.settings import Settings
+from app.settings import ConfigError, Settings
 from app.slots import MemorySlots, RedisSlots, Slots
 
 log = logging.getLogger(__name__)
@@ -49,8 +54,10 @@ class Services:
 async def start_services(settings: Settings) -> Services:
     from app.jobs import FUNCTIONS
 
-    database = await connect(settings)
-    bus = create_bus(settings.redis_url, settings.redis_prefix, settings.bus_stream_maxlen)
+    with reported_as("MONGODB_URL", settings.mongodb_url):
+        database = await connect(settings)
+    with reported_as("REDIS_URL", settings.redis_url):
+        bus = create_bus(settings.redis_url, settings.redis_prefix, settings.bus_stream_maxlen)
     keyring = Keyring.from_setting(
         settings.credential_keys.get_secret_value() if settings.credential_keys else None,
         settings.jwt_secret.get_secret_value(),
@@ -69,13 +76,15 @@ async def start_services(settings: Settings) -> Services:
 
         services.tasks.append(asyncio.create_task(reap_forever(services), name="run-reaper"))
         return services
-    redis = aioredis.Redis.from_url(settings.redis_url, decode_responses=True)
     prefix = settings.redis_prefix
+    with reported_as("REDIS_URL", settings.redis_url):
+        redis = aioredis.Redis.from_url(settings.redis_url, decode_responses=True)
+        arq_queue = await ArqQueue.connect(settings.redis_url, prefix)
     services = Services(
         settings,
         database,
         bus,
-        await ArqQueue.connect(settings.redis_url, prefix),
+        arq_queue,
         RedisKeyValue(redis, prefix),
         keyring,
         RedisSlots(redis, prefix, settings.max_runs_per_tenant, settings.run_lease_seconds),
@@ -84,3 +93,25 @@ async def start_services(settings: Settings) -> Services:
     )
     services.tasks.append(asyncio.create_task(relay_forever(bus), name="outbox-relay"))
     return services
+
+
+@contextlib.contextmanager
+def reported_as(variable: str, url: str | None) -> Iterator[None]:
+    """A store that cannot be reached at start-up is a configuration error named after its
+    variable, with the URL's password blanked out of the driver's message and no chained
+    traceback that could quote it."""
+    try:
+        yield
+    except (PyMongoError, RedisError, OSError, ValueError) as error:
+        message = without_password(f"{type(error).__name__}: {error}", url)
+        raise ConfigError(f"configuration error: {variable}: cannot connect: {message}") from None
+
+
+def without_password(text: str, url: str | None) -> str:
+    try:
+        password = urlsplit(url).password if url else None
+    except ValueError:  # a URL too broken to parse: say nothing of what followed the scheme
+        return text.replace(url or "", "<the URL>")
+    for form in {password, unquote(password)} if password else ():
+        text = text.replace(form, "***")
+    return text

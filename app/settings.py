@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 from functools import lru_cache
 from pathlib import Path
@@ -62,6 +63,9 @@ class Settings(BaseSettings):
     credential_keys: SecretStr | None = None
     demo_tenant: str = Field("demo", pattern=r"^[a-z0-9-]{1,40}$")
     cors_origins: Annotated[list[str], NoDecode] = []
+    # Proxies whose X-Forwarded-For is believed, as addresses or CIDR networks (none by
+    # default: the client address is the connection's peer, so it cannot be forged).
+    trusted_proxies: Annotated[list[str], NoDecode] = []
     graphiql: bool = True
     introspection: bool = True
     max_query_depth: int = Field(12, ge=2, le=50)
@@ -90,6 +94,17 @@ class Settings(BaseSettings):
             return [origin.strip() for origin in value.split(",") if origin.strip()]
         return value
 
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _networks(cls, value: object) -> object:
+        entries = [e.strip() for e in value.split(",")] if isinstance(value, str) else value
+        if not isinstance(entries, list):
+            return value
+        try:
+            return [str(ipaddress.ip_network(e.strip(), strict=False)) for e in entries if e]
+        except (TypeError, ValueError):
+            raise ValueError("must list IP addresses or CIDR networks, comma-separated") from None
+
     @field_validator("mongodb_url")
     @classmethod
     def _mongo_scheme(cls, value: str | None) -> str | None:
@@ -106,9 +121,11 @@ class Settings(BaseSettings):
 
 
 def describe(error: ValidationError) -> str:
+    """The variable and the rule it breaks, never its value: values are often secrets (a
+    JWT secret, a password inside a URL), and pydantic's own message would quote them."""
     first = error.errors()[0]
     name = ".".join(str(part) for part in first["loc"]).upper() or "settings"
-    return f"configuration error: {name}: {first['msg']} (got {first.get('input')!r})"
+    return f"configuration error: {name}: {first['msg']}"
 
 
 @lru_cache

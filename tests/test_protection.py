@@ -14,8 +14,12 @@ import pytest_asyncio
 from app.models import TenantScope
 from app.models.secret import TenantSecret
 from app.ratelimit import TIER_LIMITS
+from app.runtime import Services
+from app.settings import Settings
+from tests.support.app import running_api
+from tests.support.graphql import GraphQLClient
 from tests.support.servers import ApiProcess
-from tests.support.tenants import PASSWORD, SignedUp, sign_up
+from tests.support.tenants import PASSWORD, SIGN_UP, SignedUp, sign_up
 from tests.support.walk import INTROSPECT, Walker
 
 FREE = TIER_LIMITS["free"]
@@ -160,3 +164,73 @@ async def test_rotation_re_encrypts_credentials_under_the_new_key(admin: SignedU
     assert stored is not None and stored.sealed.kid == "k2"
     only_new = Keyring.parse(f"k2:{new}")
     assert await reveal(scope, only_new, "rotating") == "sk-rotate-me-123456"
+
+
+AUDITED_IPS = '{ auditLog(filter: {action: "signUp"}) { nodes { ip } } }'
+FORGED_FOR = {"x-forwarded-for": "203.0.113.7"}
+
+
+async def sign_up_through(base_url: str, headers: dict[str, str]) -> SignedUp:
+    """A sign-up sent with `headers`, as a client behind (or pretending to be) a proxy."""
+    anonymous = GraphQLClient(base_url)
+    anonymous.http.headers.update(headers)
+    email = f"proxied-{uuid.uuid4().hex[:10]}@example.com"
+    variables = {"input": {"tenantName": "Proxied", "email": email, "password": PASSWORD}}
+    result = (await anonymous.data(SIGN_UP, variables))["signUp"]
+    await anonymous.close()
+    return SignedUp(
+        GraphQLClient(base_url, result["accessToken"]),
+        result["tenant"]["id"],
+        result["user"]["id"],
+        email,
+        result["refreshToken"],
+    )
+
+
+async def test_forwarded_for_from_an_untrusted_peer_is_ignored(api: str):
+    signed_up = await sign_up_through(api, FORGED_FOR)
+    entries = (await signed_up.client.data(AUDITED_IPS))["auditLog"]["nodes"]
+    assert [entry["ip"] for entry in entries] == ["127.0.0.1"]
+    await signed_up.client.close()
+
+
+async def test_forwarded_for_from_a_trusted_proxy_names_the_client(
+    settings: Settings, services: Services
+):
+    behind_proxy = settings.model_copy(update={"trusted_proxies": ["127.0.0.0/8"]})
+    async with running_api(behind_proxy, services) as url:
+        signed_up = await sign_up_through(url, FORGED_FOR)
+        entries = (await signed_up.client.data(AUDITED_IPS))["auditLog"]["nodes"]
+        await signed_up.client.close()
+    assert [entry["ip"] for entry in entries] == ["203.0.113.7"]
+
+
+async def multipart_status(api: str, declared: int, token: str | None = None) -> int:
+    """Send an upload's headers declaring `declared` bytes and only a first part of the
+    body; the status the server answers without waiting for the rest."""
+    host, port = api.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    auth = f"Authorization: Bearer {token}\r\n" if token else ""
+    writer.write(
+        (
+            f"POST /graphql HTTP/1.1\r\nHost: {host}\r\n{auth}"
+            "Content-Type: multipart/form-data; boundary=b\r\n"
+            f"Content-Length: {declared}\r\n\r\n--b\r\n"
+        ).encode()
+    )
+    await writer.drain()
+    status_line = await asyncio.wait_for(reader.readline(), 10)
+    writer.close()
+    return int(status_line.split()[1])
+
+
+async def test_anonymous_upload_is_refused_before_its_body_is_read(api: str):
+    assert await multipart_status(api, declared=1_000_000) == 401
+
+
+async def test_upload_over_the_tiers_limit_is_refused_before_its_body_is_read(
+    free_tenant: SignedUp,
+):
+    declared = FREE.max_upload_bytes + 1024 * 1024  # under a larger tier's limit
+    client = free_tenant.client
+    assert await multipart_status(client.base_url, declared, client.token) == 413

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 import uvicorn
 
-from app.asgi import create_app
+from app.asgi import create_app, server_options
 from app.jobs.worker import build_worker
 from app.runtime import Services
 from app.settings import Settings
@@ -24,6 +24,7 @@ async def running_api(settings: Settings, services: Services | None = None) -> A
         port=port,
         log_level="warning",
         lifespan="on",
+        **server_options(settings),  # as `python -m app serve` runs it
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
