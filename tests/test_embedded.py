@@ -462,6 +462,149 @@ def test_collation_fails_instead_of_being_ignored(db) -> None:
     assert caught.value.code == 238
 
 
+# -- answers and errors as MongoDB's (each behaviour as the MongoDB manual states it) -----
+
+
+def test_update_and_find_one_and_update_pipelines_read_let_variables(db) -> None:
+    db.acc.insert_many([{"_id": 1, "n": 1}, {"_id": 2, "n": 2}])
+    by_id = {"$expr": {"$eq": ["$_id", "$$target"]}}
+
+    result = db.acc.update_one(
+        by_id, [{"$set": {"label": "$$name"}}], let={"target": 1, "name": "a"}
+    )
+    found = db.acc.find_one_and_update(
+        by_id, [{"$set": {"label": "$$name"}}], let={"target": 2, "name": "b"}, return_document=True
+    )
+
+    assert (result.matched_count, result.modified_count) == (1, 1)
+    assert found == {"_id": 2, "n": 2, "label": "b"}
+    assert db.acc.find_one({"_id": 1}) == {"_id": 1, "n": 1, "label": "a"}
+
+
+def test_aggregate_evaluates_let_values_as_expressions(db) -> None:
+    db.acc.insert_many([{"_id": 1, "bar": 5}, {"_id": 2, "bar": 6}])
+    let = {"target": {"$add": [1, 1]}, "text": {"$literal": "$bar"}}
+    pipeline = [{"$match": {"$expr": {"$eq": ["$_id", "$$target"]}}}, {"$project": {"t": "$$text"}}]
+
+    assert list(db.acc.aggregate(pipeline, let=let)) == [{"_id": 2, "t": "$bar"}]
+
+
+@pytest.mark.parametrize("bad_id", [{"$a": 1}, {"a": {"$b": 1}}], ids=["top", "nested"])
+def test_dollar_prefixed_field_in_id_is_refused(db, bad_id) -> None:
+    with pytest.raises(OperationFailure) as insert:
+        db.ids.insert_one({"_id": bad_id})
+    with pytest.raises(OperationFailure) as upsert:
+        db.ids.replace_one({"_id": 9}, {"_id": bad_id}, upsert=True)
+
+    assert insert.value.code == upsert.value.code == 52  # DollarPrefixedFieldName
+    assert "_id fields may not contain '$'-prefixed fields" in str(insert.value)
+    assert db.ids.count_documents({}) == 0
+
+
+def test_an_update_past_16_mb_is_refused_and_changes_nothing(db) -> None:
+    nine_mb = "x" * (9 * 1024 * 1024)
+    db.big.insert_one({"_id": 1, "a": nine_mb})
+
+    with pytest.raises(OperationFailure) as caught:
+        db.big.update_one({"_id": 1}, {"$set": {"b": nine_mb}})
+
+    assert caught.value.code == 17419
+    assert "Resulting document after update is larger than 16777216" in str(caught.value)
+    assert db.big.find_one({"_id": 1}, {"a": 0}) == {"_id": 1}
+
+
+def test_aggregation_output_past_16_mb_is_refused(db) -> None:
+    db.big.insert_one({"_id": 1, "a": "x" * (9 * 1024 * 1024)})
+    doubled = {"$project": {"a": {"$concat": ["$a", "$a"]}}}
+
+    with pytest.raises(OperationFailure) as returned:
+        list(db.big.aggregate([doubled]))
+    with pytest.raises(OperationFailure) as written:
+        db.big.aggregate([doubled, {"$out": "copies"}])
+
+    assert returned.value.code == written.value.code == 10334  # BSONObjectTooLarge
+    assert db.copies.count_documents({}) == 0
+
+
+def test_update_with_sort_is_refused_as_the_reported_mongodb_7_does(db) -> None:
+    """`sort` in an update statement arrived with MongoDB 8.0."""
+    assert db.client.server_info()["version"].startswith("7.0")
+    db.s.insert_many([{"_id": 1, "v": 0}, {"_id": 2, "v": 0}])
+
+    with pytest.raises(OperationFailure) as caught:
+        db.s.update_one({}, {"$set": {"v": 1}}, sort={"_id": -1})
+
+    assert caught.value.code == 40415
+    assert "'update.updates.sort' is an unknown field" in str(caught.value)
+    assert db.s.count_documents({"v": 1}) == 0
+
+
+def test_nested_array_filters_update_matching_elements_at_every_depth(db) -> None:
+    db.grid.insert_one({"_id": 1, "rows": [{"cells": [1, 5, 7]}, {"cells": [9]}, {"x": 0}]})
+
+    db.grid.update_one(
+        {"_id": 1},
+        {"$inc": {"rows.$[r].cells.$[c]": 100}},
+        array_filters=[{"r.cells": {"$exists": True}}, {"c": {"$gte": 5}}],
+    )
+
+    rows = db.grid.find_one()["rows"]
+    assert rows == [{"cells": [1, 105, 107]}, {"cells": [109]}, {"x": 0}]
+
+
+def test_array_filter_without_its_identifier_in_the_update_fails_and_changes_nothing(db) -> None:
+    db.grid.insert_one({"_id": 1, "a": [1, 2]})
+
+    with pytest.raises(OperationFailure) as caught:
+        db.grid.update_one({}, {"$set": {"a.$[i]": 0}}, array_filters=[{"i": 1}, {"j": 2}])
+
+    assert caught.value.code == 9
+    assert db.grid.find_one() == {"_id": 1, "a": [1, 2]}
+
+
+def test_pipeline_update_that_replaces_the_root_keeps_the_id(db) -> None:
+    db.roots.insert_many([{"_id": 1, "t": {"u": 1}}, {"_id": 2, "v": 1}])
+
+    db.roots.update_one({"_id": 1}, [{"$replaceRoot": {"newRoot": "$t"}}, {"$set": {"foo": 1}}])
+    db.roots.update_one({"_id": 2}, [{"$replaceWith": {"_id": "$_id", "w": 2}}])
+
+    assert list(db.roots.find()) == [{"_id": 1, "u": 1, "foo": 1}, {"_id": 2, "w": 2}]
+
+
+def test_bucket_boundaries_of_mixed_types_fail_with_mongodb_errors(db) -> None:
+    db.b.insert_many([{"p": 1}, {"p": 20}])
+
+    def bucket_error(boundaries: list) -> OperationFailure:
+        stage = {"$bucket": {"groupBy": "$p", "boundaries": boundaries, "default": "other"}}
+        with pytest.raises(OperationFailure) as caught:
+            list(db.b.aggregate([stage]))
+        return caught.value
+
+    mixed, unsorted = bucket_error([0, "a", 50]), bucket_error([0, 50, 10])
+    assert mixed.code == 40193 and "conflicting types int and string" in str(mixed)
+    assert unsorted.code == 40194
+
+
+def test_bucket_compares_values_of_other_types_in_bson_order(db) -> None:
+    db.b.insert_many([{"p": 1}, {"p": 2.5}, {"p": "text"}, {"q": 0}])
+    stage = {"$bucket": {"groupBy": "$p", "boundaries": [0, 2, 10], "default": "other"}}
+
+    buckets = list(db.b.aggregate([stage]))
+
+    assert buckets == [{"_id": 0, "count": 1}, {"_id": 2, "count": 1}, {"_id": "other", "count": 2}]
+
+
+def test_an_engine_failure_reaches_the_client_as_a_mongodb_error_without_its_text(db) -> None:
+    db.e.insert_one({"s": "abc"})
+
+    with pytest.raises(OperationFailure) as caught:
+        list(db.e.aggregate([{"$project": {"t": {"$substr": ["$s", "one", 1]}}}]))
+
+    message = str(caught.value)
+    assert caught.value.code == 2
+    assert "instances of" not in message and "Error" not in message
+
+
 # -- server behaviour -------------------------------------------------------------------
 
 

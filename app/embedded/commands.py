@@ -23,6 +23,7 @@ from app.embedded.engine import (
     find_docs,
     is_operator_update,
     is_read_only,
+    let_variables,
     output_namespace,
     project,
     run_pipeline,
@@ -32,17 +33,28 @@ from app.embedded.engine import (
 )
 from app.embedded.errors import CommandError, as_command_error, not_supported
 from app.embedded.match import matches
-from app.embedded.store import CODEC, Collection, Document, Store, clone
+from app.embedded.store import (
+    CODEC,
+    MAX_BSON_SIZE,
+    Collection,
+    Document,
+    Store,
+    clone,
+    too_large,
+)
 from app.embedded.wire import MAX_MESSAGE_SIZE
 
 VERSION = "7.0.0"
 MAX_WIRE_VERSION = 21
-MAX_BSON_SIZE = 16 * 1024 * 1024
 MAX_WRITE_BATCH = 100_000
 DEFAULT_BATCH = 101  # MongoDB's first batch; later batches are bounded by size only
 CURSOR_IDLE_SECONDS = 600
 # Commands that read no data: answered at once, whatever else runs.
 MONITORING = frozenset({"hello", "isMaster", "ismaster", "ping", "buildInfo", "buildinfo"})
+# What MongoDB 7.0 accepts in an update statement (8.0 added `sort`).
+_UPDATE_STATEMENT_FIELDS = frozenset(
+    {"q", "u", "c", "upsert", "multi", "arrayFilters", "hint", "collation"}
+)
 # Commands that hold their collection's lock from start to end (see locks.py).
 _HOLD_TARGET = frozenset({
     "insert", "update", "delete", "findAndModify", "findandmodify", "create", "drop",
@@ -123,6 +135,8 @@ class Cursor:
                     continue
                 doc = projected
             raw = bson.encode(doc, codec_options=CODEC)
+            if len(raw) > MAX_BSON_SIZE:
+                raise too_large(len(raw), doc)
             if out and size + len(raw) > MAX_BSON_SIZE:
                 break
             out.append(RawBSONDocument(raw))
@@ -316,7 +330,8 @@ class Commands:
         skip, limit = _non_negative(body, "skip"), _non_negative(body, "limit")
         # Without a sort, the scan can stop once skip + limit documents matched.
         enough = skip + limit if limit and not sort else None
-        docs = find_docs(self.store.get(req.db, req.target), query, body.get("let"), enough)
+        let = let_variables(body.get("let"))
+        docs = find_docs(self.store.get(req.db, req.target), query, let, enough)
         if sort:
             docs = sort_docs(docs, sort)
         docs = docs[skip : skip + limit] if limit else docs[skip:]
@@ -341,7 +356,7 @@ class Commands:
             raise CommandError(9, "The 'cursor' option is required for aggregate")
         if not isinstance(body["aggregate"], str):
             raise not_supported("database-level aggregation (aggregate: 1)")
-        let = body.get("let")
+        let = let_variables(body.get("let"))
         coll = self.store.get(req.db, req.target)
         if pipeline and isinstance(pipeline[0], dict) and list(pipeline[0]) == ["$match"]:
             docs = find_docs(coll, pipeline[0]["$match"], let)  # uses the indexes
@@ -411,26 +426,25 @@ class Commands:
 
     def _update_statement(self, req: Request, stmt: Document) -> tuple[int, int, Document | None]:
         """(matched, modified, upserted document) for one update statement."""
+        for name in stmt.keys() - _UPDATE_STATEMENT_FIELDS:  # e.g. `sort`, new in 8.0
+            raise CommandError(40415, f"BSON field 'update.updates.{name}' is an unknown field.")
         _reject_collation(stmt)
         query, update = stmt.get("q") or {}, stmt.get("u", {})
         multi, filters = stmt.get("multi", False), stmt.get("arrayFilters")
         if multi and not isinstance(update, list) and not is_operator_update(update):
             raise CommandError(9, "multi update is not supported for replacement-style update")
+        let = let_variables(req.body.get("let"), stmt.get("c"))
         coll = self.store.get(req.db, req.target)
-        sort = stmt.get("sort")
-        docs = find_docs(coll, query, req.body.get("let"), None if multi or sort else 1)
-        if sort:
-            docs = sort_docs(docs, sort)
-        docs = docs if multi else docs[:1]
+        docs = find_docs(coll, query, let, None if multi else 1)
         modified = 0
         for old in docs:
-            new = apply_update(old, update, query, filters)
+            new = apply_update(old, update, query, filters, let=let)
             if new != old:
                 coll.replace(old, new)  # type: ignore[union-attr]
                 modified += 1
         if docs or not stmt.get("upsert"):
             return len(docs), modified, None
-        doc = upsert_document(query, update, filters)
+        doc = upsert_document(query, update, filters, let)
         self.store.create(req.db, req.target).insert(doc)
         return 1, 0, doc
 
@@ -438,12 +452,13 @@ class Commands:
     def delete(self, req: Request) -> Document:
         ordered = req.body.get("ordered", True)
         coll = self.store.get(req.db, req.target)
+        let = let_variables(req.body.get("let"))
         n, errors = 0, []
         for i, stmt in enumerate(req.body.get("deletes", [])):
             try:
                 _reject_collation(stmt)
                 one = 1 if stmt.get("limit") else None
-                for doc in find_docs(coll, stmt.get("q") or {}, req.body.get("let"), one):
+                for doc in find_docs(coll, stmt.get("q") or {}, let, one):
                     coll.delete(doc)  # type: ignore[union-attr]
                     n += 1
             except Exception as exc:
@@ -463,8 +478,8 @@ class Commands:
         if not remove and "update" not in body:
             raise CommandError(9, "Either an update or remove=true must be specified")
         coll = self.store.get(req.db, req.target)
-        sort = body.get("sort")
-        docs = find_docs(coll, query, body.get("let"), None if sort else 1)
+        sort, let = body.get("sort"), let_variables(body.get("let"))
+        docs = find_docs(coll, query, let, None if sort else 1)
         docs = sort_docs(docs, sort) if sort else docs
         old = docs[0] if docs else None
         result: Document | None = old
@@ -473,13 +488,13 @@ class Commands:
                 coll.delete(old)  # type: ignore[union-attr]
             last_error: Document = {"n": int(old is not None)}
         elif old is not None:
-            new = apply_update(old, update, query, body.get("arrayFilters"))
+            new = apply_update(old, update, query, body.get("arrayFilters"), let=let)
             if new != old:
                 coll.replace(old, new)  # type: ignore[union-attr]
             result = new if new_flag else old
             last_error = {"n": 1, "updatedExisting": True}
         elif body.get("upsert"):
-            new = upsert_document(query, update, body.get("arrayFilters"))
+            new = upsert_document(query, update, body.get("arrayFilters"), let)
             self.store.create(req.db, req.target).insert(new)
             result = new if new_flag else None
             last_error = {"n": 1, "updatedExisting": False, "upserted": new["_id"]}

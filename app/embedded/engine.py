@@ -8,12 +8,14 @@ copies unless a stage would mutate its input.
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import re
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import bson
 import mongomock_ng
 from bson.objectid import ObjectId
 from bson.regex import Regex
@@ -21,11 +23,27 @@ from mongomock_ng import aggregate, filtering
 from sentinels import NOTHING
 
 from app.embedded.errors import CommandError, not_supported
-from app.embedded.match import check_query, compile_query, key_of, matches, sort_value
-from app.embedded.store import Collection, Document, Store, clone, conjuncts
+from app.embedded.match import (
+    check_query,
+    compile_query,
+    key_of,
+    matches,
+    sort_value,
+    type_name,
+)
+from app.embedded.store import (
+    CODEC,
+    MAX_BSON_SIZE,
+    Collection,
+    Document,
+    Store,
+    clone,
+    conjuncts,
+    too_large,
+)
 
 # mongomock_ng keeps its update and projection logic on Collection; a private, empty one
-# serves as the implementation. The lock guards its per-call `_current_array_filters`.
+# serves as the implementation. The lock guards the per-call state it keeps there.
 _SCRATCH: Any = mongomock_ng.MongoClient().get_database("embedded").get_collection("scratch")
 _SCRATCH_LOCK = threading.Lock()
 
@@ -36,6 +54,20 @@ UPDATE_OPERATORS = {
 
 
 # -- find -----------------------------------------------------------------------------
+
+
+def let_variables(*scopes: Any) -> Document | None:
+    """A command's `let` (and an update statement's `c`): each value is an expression,
+    evaluated once, before any document is looked at; later names may use earlier ones."""
+    found: Document = {}
+    for scope in scopes:
+        if scope is None:
+            continue
+        if not isinstance(scope, dict):
+            raise CommandError(14, "BSON field 'let' is the wrong type, expected type 'object'")
+        for name, expr in scope.items():
+            found[name] = aggregate._parse_expression(expr, {}, user_vars=found)
+    return found or None
 
 
 def find_docs(
@@ -142,10 +174,13 @@ def apply_update(
     query: Document,
     array_filters: list[Document] | None = None,
     inserting: bool = False,
+    let: Document | None = None,
 ) -> Document:
     """The updated copy of `doc`: replacement, operators or pipeline; `doc` is untouched."""
     if isinstance(update, list):
-        [new] = run_pipeline(None, "", [clone(doc)], update)
+        [new] = run_pipeline(None, "", [clone(doc)], update, let)
+        if "_id" in doc and "_id" not in new:  # a pipeline that drops `_id` keeps it
+            new = {"_id": doc["_id"]} | new
         new = clone(new)
     elif is_operator_update(update):
         for op, fields in update.items():
@@ -154,7 +189,7 @@ def apply_update(
             if not isinstance(fields, dict):
                 raise CommandError(9, f"Modifiers operate on fields but we found {fields!r}")
         new = clone(doc)
-        _apply_operators(new, update, query, array_filters or [], inserting)
+        _apply_operators(new, expand_positional(doc, update, array_filters), query, inserting)
     else:
         if any(k.startswith("$") for k in update):
             raise CommandError(2, "field names cannot start with $ in a replacement document")
@@ -163,24 +198,107 @@ def apply_update(
             raise _immutable_id(update["_id"])
     if "_id" in doc and key_of(new.get("_id")) != key_of(doc["_id"]):
         raise _immutable_id(new.get("_id"))
+    if len(bson.encode(new, codec_options=CODEC)) > MAX_BSON_SIZE:
+        raise CommandError(17419, f"Resulting document after update is larger than {MAX_BSON_SIZE}")
     return new
 
 
-def _apply_operators(
-    doc: Document, update: Document, query: Document, array_filters: list[Document], inserting: bool
-) -> None:
+def _apply_operators(doc: Document, update: Document, query: Document, inserting: bool) -> None:
     ops = {k: v for k, v in update.items() if k != "$mul"}
     with _SCRATCH_LOCK:
-        _SCRATCH._current_array_filters = array_filters
-        try:
-            if ops:
-                _SCRATCH._apply_update_document(doc, query, ops, inserting)
-            if "$mul" in update:
-                _SCRATCH._update_document_fields_with_positional_awareness(
-                    doc, update["$mul"], query, _mul, None
-                )
-        finally:
-            _SCRATCH._current_array_filters = None
+        if ops:
+            _SCRATCH._apply_update_document(doc, query, ops, inserting)
+        if "$mul" in update:
+            _SCRATCH._update_document_fields_with_positional_awareness(
+                doc, update["$mul"], query, _mul, None
+            )
+
+
+_POSITIONAL = re.compile(r"\$\[(\w*)\]")  # `$[]` (every element) or `$[identifier]`
+
+
+def expand_positional(
+    doc: Document, update: Document, array_filters: list[Document] | None
+) -> Document:
+    """`update` with each `$[]` and `$[identifier]` in its paths replaced by the indexes of
+    the array elements they select in `doc`, at any depth (`a.$[i].b.$[j].c`)."""
+    filters = _array_filters(array_filters or [])
+    used: set[str] = set()
+    expanded: Document = {}
+    for op, fields in update.items():
+        concrete: Document = {}
+        for path, value in fields.items():
+            parts = str(path).split(".")
+            used.update(m[1] for part in parts if (m := _POSITIONAL.fullmatch(part)) and m[1])
+            for found in _select(doc, parts, filters, str(path)):
+                concrete[".".join(found)] = value
+        if concrete:
+            expanded[op] = concrete
+    for unused in filters.keys() - used:
+        raise CommandError(
+            9, f"The array filter for identifier '{unused}' was not used in the update"
+        )
+    return expanded
+
+
+def _array_filters(array_filters: list[Document]) -> dict[str, Document]:
+    """Each filter by the one identifier its fields start with."""
+    by_id: dict[str, Document] = {}
+    for spec in array_filters:
+        names = {str(key).split(".")[0] for key in spec} if isinstance(spec, dict) else set()
+        if len(names) != 1 or any(name.startswith("$") for name in names):
+            raise CommandError(
+                9,
+                "Error parsing array filter :: caused by :: Expected a single top-level field name",
+            )
+        [name] = names
+        if name in by_id:
+            raise CommandError(
+                9, f"Found multiple array filters with the same top-level field name {name}"
+            )
+        by_id[name] = spec
+    return by_id
+
+
+def _select(doc: Any, parts: list[str], filters: dict[str, Document], path: str) -> list[list[str]]:
+    for n, part in enumerate(parts):
+        positional = _POSITIONAL.fullmatch(part)
+        if positional is None:
+            continue
+        array = _walk(doc, parts[:n])
+        where = ".".join(parts[:n])
+        if array is NOTHING:
+            message = (
+                f"The path '{where}' must exist in the document in order to apply array updates."
+            )
+            raise CommandError(2, message)
+        if not isinstance(array, list):
+            raise CommandError(2, f"Cannot apply array updates to non-array element {where}")
+        name = positional[1]
+        if name and name not in filters:
+            raise CommandError(2, f"No array filter found for identifier '{name}' in path '{path}'")
+        picked = [
+            i for i, item in enumerate(array) if not name or matches(filters[name], {name: item})
+        ]
+        rest = parts[n + 1 :]
+        return [
+            found
+            for i in picked
+            for found in _select(doc, [*parts[:n], str(i), *rest], filters, path)
+        ]
+    return [parts]
+
+
+def _walk(value: Any, parts: list[str]) -> Any:
+    """The value at a path of field names and array indexes, or NOTHING."""
+    for part in parts:
+        if isinstance(value, dict):
+            value = value.get(part, NOTHING)
+        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
+            value = value[int(part)]
+        else:
+            return NOTHING
+    return value
 
 
 def _immutable_id(value: Any) -> CommandError:
@@ -192,7 +310,10 @@ def _immutable_id(value: Any) -> CommandError:
 
 
 def upsert_document(
-    query: Document, update: Document | list[Document], array_filters: list[Document] | None
+    query: Document,
+    update: Document | list[Document],
+    array_filters: list[Document] | None,
+    let: Document | None = None,
 ) -> Document:
     """The document an upsert inserts: the query's equality fields, then the update."""
     equalities = {
@@ -204,7 +325,7 @@ def upsert_document(
     expanded, _ = _SCRATCH._discard_operators(_SCRATCH._expand_dots(equalities))
     seed: Document = dict(expanded or {})
     if isinstance(update, list) or is_operator_update(update):
-        doc = apply_update(seed, update, query, array_filters, inserting=True)
+        doc = apply_update(seed, update, query, array_filters, inserting=True, let=let)
     else:
         doc = {"_id": seed["_id"]} if "_id" in seed else {}
         doc |= update
@@ -217,9 +338,28 @@ def with_id_first(doc: Document) -> Document:
         return {"_id": ObjectId()} | doc
     if isinstance(doc["_id"], list):
         raise CommandError(2, "The '_id' value cannot be of type array")
+    _check_id_fields(doc["_id"])
     if next(iter(doc)) != "_id":
         return {"_id": doc["_id"]} | {k: v for k, v in doc.items() if k != "_id"}
     return doc
+
+
+def _check_id_fields(value: Any) -> None:
+    """An `_id` may hold sub-documents, but none with a `$`-prefixed field, at any depth."""
+    items = (
+        value.items()
+        if isinstance(value, dict)
+        else enumerate(value)
+        if isinstance(value, list)
+        else ()
+    )
+    for key, item in items:
+        if isinstance(key, str) and key.startswith("$"):
+            message = (
+                f"_id fields may not contain '$'-prefixed fields: {key} is not valid for storage."
+            )
+            raise CommandError(52, message)
+        _check_id_fields(item)
 
 
 # -- aggregation ----------------------------------------------------------------------
@@ -258,7 +398,11 @@ class PipelineCollection:
         return found[0] if found else None
 
     def insert_one(self, doc: Document) -> None:
-        self.store.create(self.db, self.name).insert(with_id_first(clone(doc)))
+        raw = bson.encode(doc, codec_options=CODEC)
+        if len(raw) > MAX_BSON_SIZE:
+            raise too_large(len(raw), doc)
+        copy = bson.decode(raw, codec_options=CODEC)
+        self.store.create(self.db, self.name).insert(with_id_first(copy))
 
     def insert_many(self, docs: list[Document]) -> None:
         for doc in docs:
@@ -331,6 +475,8 @@ def run_pipeline(
             docs = sort_docs(docs, spec)
         elif name == "$group":
             docs = group(docs, spec, let)
+        elif name == "$bucket":
+            docs = bucket(docs, spec, let)
         elif name == "$facet" and isinstance(spec, dict):
             docs = [{title: _facet(store, db, docs, sub, let) for title, sub in spec.items()}]
         elif name == "$unwind" and is_read_only(pipeline[i + 1 :]) and _unwindable(docs, spec):
@@ -442,6 +588,68 @@ def group(docs: list[Document], spec: Document, let: Any = None) -> list[Documen
                 row[field] = _accumulate(field, acc, members, let)
         out.append(row)
     return out
+
+
+def bucket(docs: list[Document], spec: Any, let: Any = None) -> list[Document]:
+    """`$bucket`: documents grouped by the boundary range their `groupBy` value falls in,
+    compared in BSON order (mongomock_ng compares Python values, which fails across types)."""
+    if not isinstance(spec, dict) or "groupBy" not in spec or "boundaries" not in spec:
+        raise CommandError(40198, "$bucket requires 'groupBy' and 'boundaries' to be specified.")
+    bounds = _boundaries(spec["boundaries"])
+    keys = [sort_value(b) for b in bounds]
+    get = _getter(spec["groupBy"], let)
+    slots: dict[int, list[Document]] = {}
+    for doc in docs:
+        slot = bisect.bisect_right(keys, sort_value(get(doc))) - 1
+        if not 0 <= slot < len(bounds) - 1:
+            if "default" not in spec:
+                message = (
+                    "$switch could not find a matching branch for an input, "
+                    "and no default was specified."
+                )
+                raise CommandError(40066, message)
+            slot = len(bounds) - 1  # the default bucket
+        slots.setdefault(slot, []).append(doc)
+    output = spec.get("output") or {"count": {"$sum": 1}}
+    rows = []
+    for slot, members in slots.items():
+        row = {"_id": bounds[slot] if slot < len(bounds) - 1 else spec["default"]}
+        row |= {field: _accumulate(field, acc, members, let) for field, acc in output.items()}
+        rows.append(row)
+    return sorted(rows, key=lambda row: sort_value(row["_id"]))
+
+
+def _boundaries(bounds: Any) -> list[Any]:
+    """MongoDB's checks: an array of at least two values of one type, in ascending order."""
+    if not isinstance(bounds, list):
+        message = (
+            f"The $bucket 'boundaries' field must be an array of values, but found: {bounds!r}"
+        )
+        raise CommandError(40200, message)
+    if len(bounds) < 2:
+        message = "The $bucket 'boundaries' field must have at least 2 values, but found "
+        raise CommandError(40192, f"{message}{len(bounds)} value(s).")
+    for i in range(1, len(bounds)):
+        low, high = bounds[i - 1], bounds[i]
+        if _canonical(low) != _canonical(high):
+            raise CommandError(
+                40193,
+                "All values in the the 'boundaries' option to $bucket must have the same type. "
+                f"Found conflicting types {type_name(low)} and {type_name(high)}.",
+            )
+        if not sort_value(low) < sort_value(high):
+            raise CommandError(
+                40194,
+                "The 'boundaries' option to $bucket must be sorted, but elements "
+                f"{i - 1} and {i} are not in ascending order ({low} is not less than {high}).",
+            )
+    return bounds
+
+
+def _canonical(value: Any) -> Any:
+    """The BSON type class MongoDB compares by: every number, NaN too, is one."""
+    rank = sort_value(value)[0]
+    return 10 if rank == 9 else rank
 
 
 # MongoDB's $group accumulators; those mongomock_ng lacks fail as NotImplemented (238).

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from bson.errors import BSONError
@@ -61,7 +62,13 @@ def not_supported(what: str) -> CommandError:
 
 
 def as_command_error(exc: BaseException) -> CommandError:
-    """Map an engine (mongomock_ng) or codec exception to the reply MongoDB would send."""
+    """Map an engine (mongomock_ng) or codec exception to the reply MongoDB would send.
+
+    Only errors shaped as MongoDB's (ours, and the OperationFailures mongomock_ng raises in
+    MongoDB's words) reach the client as they are; any other exception is an engine's
+    failure, whose text means nothing to a MongoDB client: it is logged here and answered
+    with a generic message.
+    """
     if isinstance(exc, CommandError):
         return exc
     if isinstance(exc, OperationFailure):  # mongomock_ng raises pymongo's own classes
@@ -69,9 +76,13 @@ def as_command_error(exc: BaseException) -> CommandError:
         extra = {k: details[k] for k in ("keyPattern", "keyValue") if k in details}
         return CommandError(exc.code or 2, str(exc), **extra)
     if isinstance(exc, NotImplementedError):
-        return not_supported(str(exc) or "this operation")
-    if isinstance(exc, (ValueError, TypeError, BSONError)):
-        log.debug("bad value in command", exc_info=exc)
-        return CommandError(2, str(exc))
-    log.exception("unexpected error in the embedded server", exc_info=exc)
-    return CommandError(1, f"internal error in the embedded server: {exc!r}")
+        log.info("not implemented by the engine: %s", exc)
+        operator = _OPERATOR.search(str(exc))
+        return not_supported(operator[0] if operator else "an operator or option of this command")
+    log.warning("the engine failed on a command", exc_info=exc)
+    if isinstance(exc, (ValueError, TypeError, KeyError, IndexError, BSONError)):
+        return CommandError(2, "the embedded server could not evaluate this command's values")
+    return CommandError(1, "internal error in the embedded server (see its log)")
+
+
+_OPERATOR = re.compile(r"\$[A-Za-z]+")

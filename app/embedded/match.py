@@ -87,6 +87,25 @@ def _type_op(doc_value: Any, wanted: Any) -> bool:
     return isinstance(doc_value, list) and any(check(v) for v in doc_value)
 
 
+def type_name(value: Any) -> str:
+    """The BSON type's name, as `$type` and MongoDB's messages spell it."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "bool"
+    if _is_int32(value):
+        return "int"
+    if _is_int64(value):
+        return "long"
+    names = (
+        (float, "double"), (str, "string"), (dict, "object"), (list, "array"),
+        (bytes, "binData"), (ObjectId, "objectId"), (datetime.datetime, "date"),
+        ((Regex, re.Pattern), "regex"), (Code, "javascript"), (Timestamp, "timestamp"),
+        (Decimal128, "decimal"), (MinKey, "minKey"), (MaxKey, "maxKey"),
+    )  # fmt: skip
+    return next((name for kind, name in names if isinstance(value, kind)), "unknown")
+
+
 def key_of(value: Any) -> Any:
     """A hashable stand-in for a BSON value, equal exactly when MongoDB's equality is."""
     if isinstance(value, bool):  # before int: True must not equal 1

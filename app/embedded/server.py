@@ -139,11 +139,12 @@ class MongoServer:
         journal, data_file = self.store.journal, self.data_file
         assert journal is not None and data_file is not None
         while not self._stopped.wait(COMPACT_CHECK_SECONDS):
-            if journal.size > max(COMPACT_MIN_BYTES, data_file.stat().st_size):
-                try:
+            try:
+                snapshot = data_file.stat().st_size if data_file.exists() else 0
+                if journal.size > max(COMPACT_MIN_BYTES, snapshot):
                     self.checkpoint()
-                except OSError:
-                    log.exception("journal compaction failed")
+            except OSError:  # the journal goes on; the next round tries again
+                log.exception("journal compaction failed")
 
     def _accept(self) -> None:
         assert self._listener is not None

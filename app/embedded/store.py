@@ -36,6 +36,7 @@ CODEC: CodecOptions[Document] = CodecOptions(tz_aware=True, tzinfo=utc)
 FILE_FORMAT = "app.embedded data file"
 FILE_VERSIONS = (1, 2)  # 2 names the first journal segment the snapshot does not hold
 ID_INDEX = {"v": 2, "key": {"_id": 1}, "name": "_id_"}
+MAX_BSON_SIZE = 16 * 1024 * 1024
 
 
 def clone(doc: Document) -> Document:
@@ -84,6 +85,16 @@ def path_keys(doc: Document, path: str) -> tuple[list[Any], bool]:
         else:
             keys.append(key_of(value))
     return list(dict.fromkeys(keys)), present
+
+
+def too_large(size: int, doc: Document) -> CommandError:
+    """MongoDB's BSONObjectTooLarge, for a document past the 16 MiB limit."""
+    first = next(iter(doc.items()), ("", ""))
+    message = (
+        f"BSONObj size: {size} ({size:#x}) is invalid. Size must be between 0 and "
+        f"16793600(16MB) First element: {first[0]}: {_shell_repr(first[1])}"
+    )
+    return CommandError(10334, message)
 
 
 def dup_key_error(ns: str, index: str, pattern: Document, doc: Document) -> CommandError:
@@ -204,7 +215,7 @@ class Collection:
         self.docs[idk] = doc
         for index, entries in staged:
             index.add(idk, entries)
-        self._record("put", doc=doc)
+        self._record("put", docs=[doc])
 
     def replace(self, old: Document, new: Document) -> None:
         idk = key_of(old["_id"])
@@ -214,7 +225,7 @@ class Collection:
         self.docs[idk] = new  # keeps the document's place in natural order
         for index, entries in staged:
             index.add(idk, entries)
-        self._record("put", doc=new)
+        self._record("put", docs=[new])
 
     def delete(self, doc: Document) -> None:
         idk = key_of(doc["_id"])
@@ -353,7 +364,8 @@ class Store:
         else:
             coll = self.create(*_split(ns))
             if kind == "put":
-                coll.put(op["doc"])
+                for doc in op["docs"]:
+                    coll.put(doc)
             elif kind == "delete":
                 coll.delete(coll.docs[key_of(op["id"])])
             elif kind == "index":
