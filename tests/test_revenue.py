@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date
 
 import pytest
@@ -296,3 +297,30 @@ async def test_scenario_assumptions_out_of_range_are_refused(seeded):
     body = await signed_up.client.execute(SCENARIOS, variables)
     fields = body["errors"][0]["extensions"]["fields"]
     assert {tuple(f["path"]) for f in fields} == {("input", "priceChange"), ("input", "months")}
+
+
+REVENUE_UPDATED = """subscription($p: ID!) { revenueUpdated(productId: $p) {
+  change productId contributionIds cursor } }"""
+
+
+async def test_revenue_updated_announces_stored_contributions_then_their_forecasts(
+    client: GraphQLClient, tenant: TenantScope, worker
+):
+    product, plan = await make_product(tenant)
+    (segment,) = await make_segments(tenant, product, 1)
+    points = [
+        {"period": f"2042-{m:02d}-01", "revenueCents": 1000 + m, "activeSubscriptions": 10}
+        for m in range(1, 7)
+    ]
+    ids = {"productId": str(product.id), "segmentId": str(segment.id), "planId": str(plan.id)}
+    async with client.subscribe(REVENUE_UPDATED, {"p": str(product.id)}) as updates:
+        stored = await client.data(UPSERT, {"input": ids | {"points": points}})
+        series_id = stored["upsertRevenueContribution"]["id"]
+        first = (await asyncio.wait_for(updates.next(), 10))["revenueUpdated"]
+        second = (await asyncio.wait_for(updates.next(), 30))["revenueUpdated"]
+    assert first["change"] == "CONTRIBUTIONS" and second["change"] == "FORECASTS"
+    for update in (first, second):
+        assert update["productId"] == str(product.id)
+        assert update["contributionIds"] == [series_id]
+    found = await tenant.get(RevenueSeries, series_id)
+    assert found.forecast is not None

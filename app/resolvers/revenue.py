@@ -125,8 +125,21 @@ async def save_months(
             if attempt == SAVE_ATTEMPTS - 1:
                 raise
             existing = await ctx.scope.find(RevenueSeries, key).first_or_none()
-    await ctx.publish(TOPIC, "revenueSeriesChanged", {"seriesId": str(stored.id)})
+    await revenue_changed(ctx, CONTRIBUTIONS_CHANGED, [stored])
     return stored
+
+
+CONTRIBUTIONS_CHANGED = "contributionsChanged"
+FORECASTS_CHANGED = "forecastsChanged"
+
+
+async def revenue_changed(ctx: ResolverCtx, change: str, series: list[RevenueSeries]) -> None:
+    """One event per product whose contributions (or their forecasts) changed."""
+    by_product: dict[str, list[str]] = defaultdict(list)
+    for doc in series:
+        by_product[str(doc.product_id)].append(str(doc.id))
+    for product_id, ids in by_product.items():
+        await ctx.publish(TOPIC, change, {"productId": product_id, "seriesIds": ids})
 
 
 def merged(existing: RevenueSeries | None, incoming: list[RevenuePoint]) -> list[RevenuePoint]:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import AsyncGenerator, Callable
+from contextlib import aclosing
+from enum import Enum
 from typing import Annotated, Any
 
 import strawberry
@@ -16,7 +18,7 @@ from app.resolvers import run as runs
 from app.resolvers.revenue_import import WORKFLOW_NAME as IMPORT_WORKFLOW
 from app.schema.context import Info
 from app.schema.errors import NotFoundError, RateLimitedError, ValidationError
-from app.schema.fields import mutation, query
+from app.schema.fields import mutation, query, subscription
 from app.schema.money import Cents
 from app.schema.pagination import Connection, paginate
 from app.schema.run import Run, StartRunResult
@@ -218,6 +220,43 @@ class RevenueQuery:
                 for plan_id, points in result.monthly_by_plan.items()
             ],
         )
+
+
+@strawberry.enum(description="What changed in a product's revenue data.")
+class RevenueChange(Enum):
+    CONTRIBUTIONS = use_case.CONTRIBUTIONS_CHANGED
+    FORECASTS = use_case.FORECASTS_CHANGED
+
+
+@strawberry.type(description="A product's contributions or their forecasts changed.")
+class RevenueUpdate:
+    change: RevenueChange
+    product_id: strawberry.ID
+    contribution_ids: list[strawberry.ID]
+    cursor: str
+
+
+@strawberry.type
+class RevenueSubscription:
+    @subscription(
+        description="Contributions of the product stored (upsert, import, derivation) or "
+        "forecast again (the seeds' revenue_data_updated); with `since`, those missed first."
+    )
+    async def revenue_updated(
+        self, info: Info, product_id: strawberry.ID, since: str | None = None
+    ) -> AsyncGenerator[RevenueUpdate, None]:
+        ctx = info.context.ctx
+        events = ctx.services.bus.subscribe(ctx.tenant_id, use_case.TOPIC, since)
+        async with aclosing(events):
+            async for event in events:
+                if event.data.get("productId") != str(product_id):
+                    continue
+                yield RevenueUpdate(
+                    change=RevenueChange(event.type),
+                    product_id=strawberry.ID(event.data["productId"]),
+                    contribution_ids=[strawberry.ID(i) for i in event.data["seriesIds"]],
+                    cursor=event.id,
+                )
 
 
 @strawberry.type

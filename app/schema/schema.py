@@ -44,7 +44,7 @@ from app.schema.product import ProductMutation, ProductQuery, ProductSubscriptio
 from app.schema.project import ProjectMutation, ProjectQuery
 from app.schema.projection import ProjectionQuery
 from app.schema.recommendation import RecommendationMutation, RecommendationQuery
-from app.schema.revenue import RevenueMutation, RevenueQuery
+from app.schema.revenue import RevenueMutation, RevenueQuery, RevenueSubscription
 from app.schema.run import RunMutation, RunQuery, RunSubscription
 from app.schema.search import SearchQuery
 from app.schema.secret import SecretMutation, SecretQuery
@@ -117,6 +117,7 @@ Subscription = merge_types(
         ExperimentSubscription,
         SegmentSubscription,
         LinkSubscription,
+        RevenueSubscription,
         DocumentationSubscription,
         DiagnosisSubscription,
     ),
