@@ -85,24 +85,16 @@ def chart(result: ForecastResult, last: date) -> list[ForecastPoint]:
     ]
 
 
-def forecast_series(
-    series: list[RevenueSeries], horizon: int
-) -> tuple[list[ForecastResult], list[ForecastResult]]:
-    """Revenue and active subscriptions of each series, forecast."""
+async def forecast_step(step: StepContext) -> dict[str, Any]:
+    horizon = int(step.run.parameters.get("horizon", 12))
+    ids = step.step.input["seriesIds"]
+    series = [s for s in await load(step.ctx, ids) if s.points]
     revenue = forecast_many(
         [[p.revenue_cents for p in s.points] for s in series], horizon, levels=(80.0, LEVEL)
     )
     subscriptions = forecast_many(
         [[p.active_subscriptions for p in s.points] for s in series], horizon, levels=(80.0, LEVEL)
     )
-    return revenue, subscriptions
-
-
-async def forecast_step(step: StepContext) -> dict[str, Any]:
-    horizon = int(step.run.parameters.get("horizon", 12))
-    ids = step.step.input["seriesIds"]
-    series = [s for s in await load(step.ctx, ids) if s.points]
-    revenue, subscriptions = await step.compute(forecast_series, series, horizon)
     for doc, rev, subs in zip(series, revenue, subscriptions, strict=True):
         last = doc.points[-1].period
         stored = SeriesForecast(
@@ -120,11 +112,10 @@ async def forecast_step(step: StepContext) -> dict[str, Any]:
 
 
 async def alerts_step(step: StepContext) -> dict[str, Any]:
-    docs = [d for d in await load(step.ctx, step.step.input["seriesIds"]) if len(d.points) >= 2]
-    found = await step.compute(lambda: [detect(doc) for doc in docs])
     raised = 0
-    for doc, anomalies in zip(docs, found, strict=True):
-        raised += await raise_alerts(step.ctx, doc, anomalies)
+    for doc in await load(step.ctx, step.step.input["seriesIds"]):
+        if len(doc.points) >= 2:
+            raised += await raise_alerts(step.ctx, doc)
     await step.log(LogLevel.INFO, f"{raised} new alerts")
     return {"alerts": raised}
 
@@ -167,11 +158,9 @@ def detect(doc: RevenueSeries) -> list[tuple[AlertKind, Anomaly]]:
     return [(kind, anomaly) for kind, anomalies in found.items() for anomaly in anomalies]
 
 
-async def raise_alerts(
-    ctx: ResolverCtx, doc: RevenueSeries, anomalies: list[tuple[AlertKind, Anomaly]]
-) -> int:
+async def raise_alerts(ctx: ResolverCtx, doc: RevenueSeries) -> int:
     raised = 0
-    for kind, anomaly in anomalies:
+    for kind, anomaly in detect(doc):
         period = doc.points[anomaly.index].period
         key = {"series_id": doc.id, "kind": kind, "period": period}
         try:
