@@ -19,6 +19,7 @@ types) is rejected with a `ValidationFailed` naming the path of the offending pa
 `region = 'eu' AND (monthly_revenue_cents > 10000 OR company_size IN ('mid', 'enterprise'))`,
 with `= != <> < <= > >=`, `[NOT] IN (...)`, `IS [NOT] NULL`, `NOT`, parentheses,
 'quoted strings', numbers, TRUE/FALSE; an optional `SELECT * FROM customers WHERE` prefix.
+Each parenthesis and each NOT is a level of nesting, within the same 6 levels.
 """
 
 from __future__ import annotations
