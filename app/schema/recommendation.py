@@ -29,7 +29,7 @@ class PricedOption:
     realistic_change: float | None
     optimistic_change: float | None
     pessimistic_change: float | None
-    realistic_change_cents: float
+    realistic_change_cents: Cents
 
     @classmethod
     def from_model(cls, o: models.PricedOption) -> PricedOption:
