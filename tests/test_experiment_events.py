@@ -11,6 +11,7 @@ import numpy as np
 from bson import ObjectId
 from scipy import stats
 
+from app.analytics.pricing import psychological_price
 from app.models import Experiment, ExperimentUnit, TenantScope
 from app.resolvers.experiment_events import flush
 from app.resolvers.experiment_results import compute, process
@@ -281,9 +282,10 @@ async def test_an_automatic_stop_ends_the_advice_to_keep_testing(client, tenant)
 async def test_seeded_experiments_recover_the_planted_lift(api, services):
     seeded = await sign_up(api, "Seeded experiments")
     manifest = await seed(TenantScope(seeded.tenant_id), customers_per_product=50)
-    query = """{ experiments(first: 10) { nodes { id arms { key } results {
+    query = """{ experiments(first: 10) { nodes { id arms { key priceCents } results {
       comparisons { method relativeLift { estimate ci { lower upper } } }
-      elasticity { elasticity ci { lower upper } } recommendation { priceCents } } } } }"""
+      elasticity { elasticity ci { lower upper } }
+      recommendation { priceCents optimalPriceCents controlPriceCents demandCurve } } } } }"""
     nodes = (await seeded.client.data(query))["experiments"]["nodes"]
     assert len(nodes) == len(manifest.planted["experiments"]) == 2
     for node in nodes:
@@ -292,7 +294,13 @@ async def test_seeded_experiments_recover_the_planted_lift(api, services):
         assert lift["ci"]["lower"] < planted["true_relative_lift"] < lift["ci"]["upper"]
         ci = node["results"]["elasticity"]["ci"]
         assert ci["lower"] < planted["elasticity"] < ci["upper"]
-        assert node["results"]["recommendation"]["priceCents"] > 0
+        recommendation = node["results"]["recommendation"]
+        assert recommendation["demandCurve"] in ("constant-elasticity", "linear", "log-quadratic")
+        # The optimum with its price ending (.99 below 100), or the control price.
+        tested = [arm["priceCents"] / 100 for arm in node["arms"]]
+        optimum = recommendation["optimalPriceCents"] / 100
+        ended = round(psychological_price(optimum, lower=min(tested), upper=max(tested)) * 100)
+        assert recommendation["priceCents"] in (ended, recommendation["controlPriceCents"])
     await seeded.client.close()
 
 

@@ -45,7 +45,7 @@ from app.analytics import (
 )
 from app.analytics.arms import ArmStats
 from app.analytics.elasticity import ElasticityFit
-from app.analytics.pricing import PriceRecommendation
+from app.analytics.pricing import DEFAULT_ENDINGS, PriceRecommendation
 from app.analytics.sequential import DEFAULT_TUNING_N, StopDecision, srm_stop
 from app.errors import ValidationFailed
 from app.models import CustomerSegment, PricingPlan, TenantScope
@@ -238,6 +238,7 @@ def _recommend(
         control_index=arms.index(control),
         objective="margin" if margin else "revenue",
         unit_cost=control.unit_cost_cents / 100,
+        ending=DEFAULT_ENDINGS,
         alpha=experiment.alpha,
         srm=srm,
     )

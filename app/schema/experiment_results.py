@@ -186,7 +186,22 @@ class PriceObjective(Enum):
 
 @strawberry.type
 class Recommendation:
-    price_cents: Cents
+    price_cents: Cents = strawberry.field(
+        description="What to charge: the optimum with its psychological price ending (.99 "
+        "below 100, whole prices ending in 9 below 1,000, in 99 above), or the control price."
+    )
+    optimal_price_cents: Cents = strawberry.field(
+        description="The optimum on the fitted demand curve within the tested prices, "
+        "before any price ending."
+    )
+    demand_curve: str = strawberry.field(
+        description="The curve of conversion on price used (constant-elasticity, linear or "
+        "log-quadratic), chosen by AIC."
+    )
+    optimum_within_tested_range: bool = strawberry.field(
+        description="False when the objective still rises at an end of the tested prices: "
+        "the optimum lies beyond them."
+    )
     control_price_cents: Cents
     objective: PriceObjective
     expected_change: float
@@ -201,6 +216,9 @@ class Recommendation:
         change = r.expected_change
         return cls(
             price_cents=round(r.recommended_price * 100),
+            optimal_price_cents=round(r.optimum.price * 100),
+            demand_curve=r.demand.name,
+            optimum_within_tested_range=r.optimum.within_tested_range,
             control_price_cents=round(r.control_price * 100),
             objective=PriceObjective(r.objective),
             expected_change=change.estimate,
