@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from pymongo import ReturnDocument
 from pymongo.errors import AutoReconnect
@@ -41,6 +41,8 @@ from app.resolvers.ctx import ResolverCtx, system_ctx
 from app.runtime import Services
 
 log = logging.getLogger(__name__)
+P = ParamSpec("P")
+R = TypeVar("R")
 WORKER_ID = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 EXECUTE = "execute_run"
 
@@ -120,6 +122,12 @@ class StepContext:
         """Cooperative check inside long steps: honours pause, stop and the timeout."""
         assert self.engine is not None
         await self.engine.check(self.run)
+
+    async def compute(self, function: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+        """CPU-heavy work (model fits, loops over many records) in a worker thread, so that
+        the event loop keeps renewing the run's lease and serving other runs (and, without
+        Redis, the API itself) meanwhile."""
+        return await asyncio.to_thread(function, *args, **kwargs)
 
 
 class Engine:

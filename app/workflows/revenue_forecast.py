@@ -46,7 +46,8 @@ def validate(parameters: dict[str, Any]) -> None:
 
 async def plan(ctx: ResolverCtx, run: OrchestrationRun) -> list[RunStep]:
     query = {"product_id": run.product_id} if run.product_id else {}
-    ids = [str(s.id) for s in await ctx.scope.find(RevenueSeries, query).sort("_id").to_list()]
+    found = RevenueSeries.get_pymongo_collection().find(ctx.scope.filter(query), {"_id": 1})
+    ids = [str(doc["_id"]) async for doc in found.sort("_id")]  # ids only: the steps load
     batches = [ids[i : i + BATCH] for i in range(0, len(ids), BATCH)]
     steps = [
         RunStep(
@@ -85,16 +86,24 @@ def chart(result: ForecastResult, last: date) -> list[ForecastPoint]:
     ]
 
 
-async def forecast_step(step: StepContext) -> dict[str, Any]:
-    horizon = int(step.run.parameters.get("horizon", 12))
-    ids = step.step.input["seriesIds"]
-    series = [s for s in await load(step.ctx, ids) if s.points]
+def forecast_series(
+    series: list[RevenueSeries], horizon: int
+) -> tuple[list[ForecastResult], list[ForecastResult]]:
+    """Revenue and active subscriptions of each series, forecast."""
     revenue = forecast_many(
         [[p.revenue_cents for p in s.points] for s in series], horizon, levels=(80.0, LEVEL)
     )
     subscriptions = forecast_many(
         [[p.active_subscriptions for p in s.points] for s in series], horizon, levels=(80.0, LEVEL)
     )
+    return revenue, subscriptions
+
+
+async def forecast_step(step: StepContext) -> dict[str, Any]:
+    horizon = int(step.run.parameters.get("horizon", 12))
+    ids = step.step.input["seriesIds"]
+    series = [s for s in await load(step.ctx, ids) if s.points]
+    revenue, subscriptions = await step.compute(forecast_series, series, horizon)
     for doc, rev, subs in zip(series, revenue, subscriptions, strict=True):
         last = doc.points[-1].period
         stored = SeriesForecast(
@@ -112,10 +121,11 @@ async def forecast_step(step: StepContext) -> dict[str, Any]:
 
 
 async def alerts_step(step: StepContext) -> dict[str, Any]:
+    docs = [d for d in await load(step.ctx, step.step.input["seriesIds"]) if len(d.points) >= 2]
+    found = await step.compute(lambda: [detect(doc) for doc in docs])
     raised = 0
-    for doc in await load(step.ctx, step.step.input["seriesIds"]):
-        if len(doc.points) >= 2:
-            raised += await raise_alerts(step.ctx, doc)
+    for doc, anomalies in zip(docs, found, strict=True):
+        raised += await raise_alerts(step.ctx, doc, anomalies)
     await step.log(LogLevel.INFO, f"{raised} new alerts")
     return {"alerts": raised}
 
@@ -158,9 +168,11 @@ def detect(doc: RevenueSeries) -> list[tuple[AlertKind, Anomaly]]:
     return [(kind, anomaly) for kind, anomalies in found.items() for anomaly in anomalies]
 
 
-async def raise_alerts(ctx: ResolverCtx, doc: RevenueSeries) -> int:
+async def raise_alerts(
+    ctx: ResolverCtx, doc: RevenueSeries, anomalies: list[tuple[AlertKind, Anomaly]]
+) -> int:
     raised = 0
-    for kind, anomaly in detect(doc):
+    for kind, anomaly in anomalies:
         period = doc.points[anomaly.index].period
         key = {"series_id": doc.id, "kind": kind, "period": period}
         try:

@@ -98,7 +98,7 @@ async def segment_step(step: StepContext) -> dict[str, Any]:
     query = {**segment.filter, "product_id": segment.product_id, "plan_id": {"$ne": None}}
     cursor = Customer.get_pymongo_collection().find(scope.filter(query), FIELDS)
     customers = [doc async for doc in cursor]
-    totals = monthly_totals(customers, first, months)
+    totals = await step.compute(monthly_totals, customers, first, months)
     plans = await scope.get_many(PricingPlan, list(totals))
     stored = 0
     for plan_id, (subscriptions, revenue) in totals.items():
