@@ -199,3 +199,13 @@ async def test_unreadable_json_is_a_graphql_error(client: GraphQLClient):
     bad_request(response, "NaN is not a JSON number")
     response = await post_raw(client, "{not json")
     bad_request(response, "Unable to parse the request's JSON")
+
+
+async def test_an_int_literal_of_thousands_of_digits_is_a_validation_error(
+    client: GraphQLClient,
+):
+    body = await client.execute("{ products(first: %s) { totalCount } }" % ("9" * 5000))
+    assert "data" not in body or body["data"] is None
+    (error,) = body["errors"]
+    assert "Int" in error["message"]
+    assert error.get("extensions", {}).get("code") != "INTERNAL"

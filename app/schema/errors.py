@@ -164,6 +164,10 @@ class ErrorPolicy(MaskErrors):
         original = error.original_error
         if original is None or isinstance(original, GraphQLError):
             return error
+        if error.path is None and isinstance(original, ValueError):
+            # Validation of the client's own document (an Int literal of 5,000 digits):
+            # graphql-core reports the literal and the reason, which is the client's to read.
+            return error
         if isinstance(original, errors.DomainError):
             return self._replace(error, original.message, error_extensions(original))
         service = _unavailable_service(original)
