@@ -30,101 +30,28 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
-from scipy import stats
 
 from app.analytics import ets, ets_forecast, ets_select
 from app.analytics.ets import BatchFit, EtsSpec, FloatArray
 from app.analytics.ets_select import Selection
+from app.analytics.forecast_result import (
+    ForecastResult,
+    Options,
+    constant_result,
+    forecast_points,
+    is_nonnegative,
+    naive_result,
+    tol,
+)
 
 DEFAULT_LEVELS: tuple[float, ...] = (80.0, 95.0)
 DEFAULT_PERIOD = 12
 DEFAULT_PATHS = 2000
 MIN_ETS_OBS = 5
 FIT_CHUNK = 512
-
-
-@dataclass(frozen=True)
-class ForecastPoint:
-    """One forecast period: position after the history, value and bounds per level.
-
-    ``period`` is the 0-based index on the series' own time axis (the first
-    forecast of a 36-month history has period 36); ``step`` is h = 1, 2, ...
-    ``lower`` and ``upper`` map a coverage level in percent (e.g. 95.0) to a bound.
-    """
-
-    period: int
-    step: int
-    value: float
-    lower: dict[float, float]
-    upper: dict[float, float]
-
-
-@dataclass(frozen=True)
-class ForecastResult:
-    """A fitted model, its in-sample fit and its forecasts (data units throughout)."""
-
-    model: str  # the AICc-best model, e.g. "ETS(A,Ad,A)"; "naive" or "constant"
-    trend: str  # "none" | "additive" | "damped"
-    seasonality: str  # "none" | "additive" | "multiplicative"
-    params: dict[str, float]  # alpha, beta, gamma, phi, level0, trend0 as present
-    initial_season: tuple[float, ...]
-    aicc: float | None
-    loglik: float | None
-    n_params: int
-    sigma: float  # innovation sd; relative (a fraction) for multiplicative errors
-    residual_sd: float  # sd of y - fitted, data units, df-adjusted
-    fitted: tuple[float, ...]
-    residuals: tuple[float, ...]
-    points: tuple[ForecastPoint, ...]
-    levels: tuple[float, ...]
-    interval_method: str
-    nonnegative: bool
-    clipped: bool
-    period: int
-    n_obs: int
-    candidates: dict[str, float] = field(default_factory=dict)  # AICc per model
-    weights: dict[str, float] = field(default_factory=dict)  # Akaike weight per model
-    warnings: tuple[str, ...] = ()
-
-    @property
-    def values(self) -> FloatArray:
-        """Point forecasts as an array (horizon,)."""
-        return np.array([p.value for p in self.points])
-
-    def lower(self, level: float) -> FloatArray:
-        """Lower bounds of the ``level``% interval, (horizon,)."""
-        return np.array([p.lower[float(level)] for p in self.points])
-
-    def upper(self, level: float) -> FloatArray:
-        """Upper bounds of the ``level``% interval, (horizon,)."""
-        return np.array([p.upper[float(level)] for p in self.points])
-
-    def to_records(self) -> list[dict[str, float | int]]:
-        """Flat rows for charts: period, step, value, lower_80, upper_80, ..."""
-        rows: list[dict[str, float | int]] = []
-        for p in self.points:
-            row: dict[str, float | int] = {"period": p.period, "step": p.step, "value": p.value}
-            for level in self.levels:
-                tag = f"{level:g}".replace(".", "_")
-                row[f"lower_{tag}"] = p.lower[level]
-                row[f"upper_{tag}"] = p.upper[level]
-            rows.append(row)
-        return rows
-
-
-@dataclass(frozen=True)
-class _Options:
-    horizon: int
-    period: int
-    levels: tuple[float, ...]
-    model: str
-    nonnegative: bool | None
-    n_paths: int
-    seed: int
 
 
 def forecast(
@@ -177,10 +104,10 @@ def forecast_many(
     results: list[ForecastResult | None] = [None] * len(arrays)
     for i, kind in fallback.items():
         if kind == "constant":
-            results[i] = _constant_result(arrays[i], opts)
+            results[i] = constant_result(arrays[i], opts)
         else:
             reason = f"fewer than {MIN_ETS_OBS} observations: random walk forecast"
-            results[i] = _naive_result(arrays[i], opts, reason)
+            results[i] = naive_result(arrays[i], opts, reason)
     for idx in _chunks(by_length):
         for i, res in zip(idx, _forecast_group([arrays[i] for i in idx], opts), strict=True):
             results[i] = res
@@ -236,10 +163,10 @@ def point_forecast_many(
         for i, mean in zip(idx, means, strict=True):
             out[i] = mean
     pairs = zip(arrays, out, strict=True)
-    return [np.maximum(f, 0.0) if _nonnegative(y, opts) else f for y, f in pairs]
+    return [np.maximum(f, 0.0) if is_nonnegative(y, opts) else f for y, f in pairs]
 
 
-def _group_means(y: FloatArray, opts: _Options) -> FloatArray:
+def _group_means(y: FloatArray, opts: Options) -> FloatArray:
     """Akaike-weighted point forecasts (rows, H) of equally long series; naive if none fits."""
     scale = np.mean(np.abs(y), axis=1)
     fits = ets_select.fit_candidates(
@@ -264,7 +191,7 @@ def _options(
     nonnegative: bool | None,
     n_paths: int,
     seed: int,
-) -> _Options:
+) -> Options:
     if int(horizon) != horizon or horizon < 1:
         raise ValueError("horizon must be a positive integer")
     if int(period) != period or period < 1:
@@ -275,7 +202,7 @@ def _options(
     code = _model_code(model)
     if n_paths < 100:
         raise ValueError("n_paths must be at least 100")
-    return _Options(int(horizon), int(period), lv, code, nonnegative, int(n_paths), int(seed))
+    return Options(int(horizon), int(period), lv, code, nonnegative, int(n_paths), int(seed))
 
 
 def _model_code(model: str) -> str:
@@ -297,7 +224,7 @@ def _as_series(y: npt.ArrayLike, i: int) -> FloatArray:
 
 
 def _check_forced_model(
-    arrays: list[FloatArray], by_length: dict[int, list[int]], opts: _Options
+    arrays: list[FloatArray], by_length: dict[int, list[int]], opts: Options
 ) -> None:
     """A requested model must suit every series that is not a constant/short fallback."""
     if opts.model == "auto":
@@ -321,7 +248,7 @@ def _is_constant(y: FloatArray) -> bool:
 # ---------------------------------------------------------------------------
 
 
-def _forecast_group(ys: list[FloatArray], opts: _Options) -> list[ForecastResult]:
+def _forecast_group(ys: list[FloatArray], opts: Options) -> list[ForecastResult]:
     y = np.stack(ys)
     rows, n = y.shape
     scale = np.mean(np.abs(y), axis=1)
@@ -338,7 +265,7 @@ def _forecast_group(ys: list[FloatArray], opts: _Options) -> list[ForecastResult
     for code, fit_rows in _group_rows(sel.best).items():
         if code == "":
             for r in fit_rows:
-                results[r] = _naive_result(ys[r], opts, "no exponential smoothing model valid")
+                results[r] = naive_result(ys[r], opts, "no exponential smoothing model valid")
             continue
         fit, covered = fits[code]
         best = ets_select.take_fit(fit, np.searchsorted(covered, fit_rows))
@@ -368,7 +295,7 @@ def _ets_result(
     bands: tuple[FloatArray, FloatArray, FloatArray],
     sel: Selection,
     row: int,
-    opts: _Options,
+    opts: Options,
 ) -> ForecastResult:
     """Row ``j`` of the AICc-best model's fit, with the combined forecast ``bands``.
 
@@ -385,8 +312,8 @@ def _ets_result(
     warnings = _ets_warnings(spec, n, opts)
     if sigma < 1e-6:
         warnings.append("the model reproduces the history exactly: intervals show no noise")
-    nonneg = _nonnegative(y, opts)
-    points, clipped = _points(n, *bands, opts.levels, nonneg, _tol(y))
+    nonneg = is_nonnegative(y, opts)
+    pts, clipped = forecast_points(n, *bands, opts.levels, nonneg, tol(y))
     if clipped:
         warnings.append("forecasts or bounds below 0 were clipped to 0 (non-negative series)")
     weights = sel.weights_of(row)
@@ -404,7 +331,7 @@ def _ets_result(
         residual_sd=math.sqrt(float(np.sum(resid * resid)) / dof),
         fitted=tuple(fitted.tolist()),
         residuals=tuple(resid.tolist()),
-        points=points,
+        points=pts,
         levels=opts.levels,
         interval_method=_method(weights, opts),
         nonnegative=nonneg,
@@ -417,7 +344,7 @@ def _ets_result(
     )
 
 
-def _method(weights: dict[str, float], opts: _Options) -> str:
+def _method(weights: dict[str, float], opts: Options) -> str:
     draws = f"{opts.n_paths} draws, seed {opts.seed}"
     parts = "Gaussian h-step variance for linear models, simulated sample paths for the others"
     drawn = [code for code, w in weights.items() if w * opts.n_paths >= 0.5]
@@ -428,7 +355,7 @@ def _method(weights: dict[str, float], opts: _Options) -> str:
     return f"simulation: sample paths of the state space model ({draws})"
 
 
-def _ets_warnings(spec: EtsSpec, n: int, opts: _Options) -> list[str]:
+def _ets_warnings(spec: EtsSpec, n: int, opts: Options) -> list[str]:
     out = []
     if opts.model == "auto" and opts.period >= 2 and n < 2 * opts.period:
         out.append(
@@ -458,122 +385,3 @@ def _initial_season(fit: BatchFit, j: int, scale: float) -> tuple[float, ...]:
         return ()
     season = fit.seed.season[j] * (scale if fit.spec.season == "A" else 1.0)
     return tuple(season.tolist())
-
-
-def _nonnegative(y: FloatArray, opts: _Options) -> bool:
-    if opts.nonnegative is None:
-        return bool(np.all(y >= 0))
-    return opts.nonnegative
-
-
-def _points(
-    n: int,
-    mean: FloatArray,
-    lower: FloatArray,
-    upper: FloatArray,
-    levels: tuple[float, ...],
-    nonneg: bool,
-    tol: float,
-) -> tuple[tuple[ForecastPoint, ...], bool]:
-    """Forecast points; with ``nonneg`` everything is clipped at 0.
-
-    Clipping is reported when a value was below ``-tol`` (rounding noise on an
-    exact zero is not worth a warning).
-    """
-    clipped = False
-    if nonneg:
-        clipped = bool(min(mean.min(), lower.min(), upper.min()) < -tol)
-        mean, lower, upper = (np.maximum(a, 0.0) for a in (mean, lower, upper))
-    mean_l, lower_l, upper_l = mean.tolist(), lower.tolist(), upper.tolist()
-    points = tuple(
-        ForecastPoint(
-            period=n + h,
-            step=h + 1,
-            value=mean_l[h],
-            lower={lv: lower_l[i][h] for i, lv in enumerate(levels)},
-            upper={lv: upper_l[i][h] for i, lv in enumerate(levels)},
-        )
-        for h in range(mean.size)
-    )
-    return points, clipped
-
-
-def _tol(y: FloatArray) -> float:
-    return 1e-9 * max(1.0, float(np.max(np.abs(y))))
-
-
-def _fallback_result(
-    y: FloatArray,
-    opts: _Options,
-    model: str,
-    mean: FloatArray,
-    lower: FloatArray,
-    upper: FloatArray,
-    sigma: float,
-    method: str,
-    warnings: list[str],
-) -> ForecastResult:
-    nonneg = _nonnegative(y, opts)
-    points, clipped = _points(y.size, mean, lower, upper, opts.levels, nonneg, _tol(y))
-    if clipped:
-        warnings.append("forecasts or bounds below 0 were clipped to 0 (non-negative series)")
-    fitted = np.concatenate([y[:1], y[:-1]]) if model == "naive" else np.full(y.size, y[0])
-    return ForecastResult(
-        model=model,
-        trend="none",
-        seasonality="none",
-        params={},
-        initial_season=(),
-        aicc=None,
-        loglik=None,
-        n_params=0,
-        sigma=sigma,
-        residual_sd=sigma,
-        fitted=tuple(fitted.tolist()),
-        residuals=tuple((y - fitted).tolist()),
-        points=points,
-        levels=opts.levels,
-        interval_method=method,
-        nonnegative=nonneg,
-        clipped=clipped,
-        period=opts.period,
-        n_obs=y.size,
-        warnings=tuple(warnings),
-    )
-
-
-def _constant_result(y: FloatArray, opts: _Options) -> ForecastResult:
-    """A constant series: the constant, with zero-width intervals (no variation seen)."""
-    h, nl = opts.horizon, len(opts.levels)
-    mean = np.full(h, float(y[0]))
-    bounds = np.full((nl, h), float(y[0]))
-    note = "series is constant: forecast equals the constant and intervals have zero width"
-    return _fallback_result(
-        y, opts, "constant", mean, bounds, bounds.copy(), 0.0, "none (no variation)", [note]
-    )
-
-
-def _naive_result(y: FloatArray, opts: _Options, reason: str) -> ForecastResult:
-    """Random walk forecast with Student-t intervals widening with sqrt(h) (FPP3 5.2, 5.5).
-
-    sigma^2 is the mean squared first difference (df = n - 1). With a single
-    observation nothing can be estimated; the interval then assumes a one-step
-    sd equal to the observed value's magnitude and the result says so.
-    """
-    h = np.arange(1, opts.horizon + 1)
-    warnings = [reason]
-    if y.size >= 2:
-        sigma = float(np.sqrt(np.mean(np.diff(y) ** 2)))
-        df = y.size - 1
-        q = stats.t.ppf(0.5 + np.array(opts.levels) / 200.0, df)
-        method = f"random walk, Student t with {df} df"
-    else:
-        sigma = abs(float(y[0]))
-        q = stats.norm.ppf(0.5 + np.array(opts.levels) / 200.0)
-        method = "random walk, assumed sd"
-        warnings.append("single observation: interval width assumes a one-step sd of |y|")
-    mean = np.full(opts.horizon, float(y[-1]))
-    half = q[:, None] * sigma * np.sqrt(h)[None, :]
-    return _fallback_result(
-        y, opts, "naive", mean, mean - half, mean + half, sigma, method, warnings
-    )
