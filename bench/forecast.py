@@ -172,7 +172,7 @@ def compare(kind: str, horizon: int, period: int, subset: int | None) -> None:
     series = load_m3(kind, subset)
     histories = [y[:-horizon] for y in series]
     actual = np.stack([y[-horizon:] for y in series])
-    runs = {"ours: ETS auto (AICc)": ours(histories, horizon, period)}
+    runs = {"ours: ETS, Akaike-weighted": ours(histories, horizon, period)}
     runs["statsforecast AutoETS"] = autoets(histories, horizon, period)
     print(f"### M3 {kind}: {len(series)} series, last {horizon} held out\n")
     print("| method | sMAPE % | MASE | 80 % coverage | 95 % coverage | seconds | series/s |")
@@ -186,7 +186,7 @@ def compare(kind: str, horizon: int, period: int, subset: int | None) -> None:
     print()
     for name, run in runs.items():
         top = ", ".join(f"{k} {v}" for k, v in run.models.most_common(8))
-        print(f"- {name} models: {top}")
+        print(f"- {name}, AICc-best models: {top}")
     print(flush=True)
 
 
