@@ -90,6 +90,13 @@ def table(results: list[Result]) -> str:
 @contextlib.contextmanager
 def server(**env: str) -> Iterator[tuple[str, str]]:
     """`python -m app serve --seed` in its own process: its URL and the demo API key."""
+    with demo_api(**env) as (api, key):
+        yield api.url, key
+
+
+@contextlib.contextmanager
+def demo_api(**env: str) -> Iterator[tuple[ApiProcess, str]]:
+    """`python -m app serve --seed` in its own process, ready, and the demo API key."""
     api = ApiProcess.start("--seed", **env)
     try:
         deadline = time.monotonic() + 120
@@ -100,6 +107,6 @@ def server(**env: str) -> Iterator[tuple[str, str]]:
         key = re.search(r"Bearer (pk_\S+)", api.output())
         if key is None:
             raise RuntimeError("the demo API key was not printed")
-        yield api.url, key.group(1)
+        yield api, key.group(1)
     finally:
         api.stop()
