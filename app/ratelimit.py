@@ -9,7 +9,9 @@ by `limit` members per key because denied hits are never recorded. Limits here a
 few thousand per window, so that bound is small.
 
 Everything happens in one Lua script, so concurrent hits from many API processes are atomic,
-and the clock is Redis's own TIME, so processes with skewed clocks still agree.
+and the clock is Redis's own TIME, so processes with skewed clocks still agree. The same
+script counts the usage an allowed hit stands for and claims the "quota nearly spent" flag,
+so that admitting a request costs one round trip to Redis.
 """
 
 from __future__ import annotations
@@ -19,7 +21,10 @@ from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 
-# KEYS[1]: the sorted set. ARGV: limit, window (µs), cost (0 = peek: only report).
+# KEYS[1]: the sorted set; KEYS[2]: the usage hash an allowed hit counts in; KEYS[3]: the
+# flag an allowed hit claims when it leaves few units. ARGV: limit, window (µs), cost (0 =
+# peek: only report), the usage field, amount and lifetime (s) ('' for no counting), and the
+# remaining units at or under which to claim the flag (-1: never).
 # Scores and members are formatted with %.0f: Lua's default number formatting would print
 # microsecond timestamps in exponent notation and lose precision.
 SLIDING_WINDOW_LUA = """
@@ -52,8 +57,17 @@ if used + need <= limit then
     -- Idle keys vanish once their newest entry has left the window.
     redis.call('PEXPIRE', key, string.format('%.0f', math.ceil(window / 1000) + 1))
     used = used + cost
+    if ARGV[4] ~= '' then
+      redis.call('HINCRBY', KEYS[2], ARGV[4], ARGV[5])
+      redis.call('EXPIRE', KEYS[2], ARGV[6])
+    end
+    -- Claimed once per window: the first hit that leaves few units is told to warn.
+    if limit - used <= tonumber(ARGV[7]) then
+      local flag = string.format('%.0f', math.ceil(window / 1000))
+      if redis.call('SET', KEYS[3], '1', 'PX', flag, 'NX') then return {1, limit - used, 0, 1} end
+    end
   end
-  return {1, limit - used, 0}
+  return {1, limit - used, 0, 0}
 end
 
 -- Denied, and nothing recorded. The request fits once the oldest (used + need - limit)
@@ -61,7 +75,7 @@ end
 local rank = used + need - limit - 1
 local blocking = redis.call('ZRANGE', key, rank, rank, 'WITHSCORES')
 local retry = tonumber(blocking[2]) + window - now
-return {0, limit - used, string.format('%.0f', math.max(retry, 1))}
+return {0, limit - used, string.format('%.0f', math.max(retry, 1)), 0}
 """
 
 
@@ -71,6 +85,18 @@ class Decision:
     limit: int
     remaining: int
     retry_after: float  # seconds until the same request would be allowed; 0 when allowed
+    warn: bool = False  # this hit is the window's first to leave `warn_below` units or fewer
+
+
+@dataclass(frozen=True)
+class Tally:
+    """Usage counted by an allowed hit, in the same script: `amount` added to `field` of the
+    hash `key` (a full Redis key), which then lives `ttl_seconds` more."""
+
+    key: str
+    field: str
+    amount: int
+    ttl_seconds: int
 
 
 class RateLimiter:
@@ -81,32 +107,54 @@ class RateLimiter:
         self._prefix = prefix
         self._script = redis.register_script(SLIDING_WINDOW_LUA)
 
-    async def hit(self, key: str, limit: int, window_seconds: float, cost: int = 1) -> Decision:
-        """Consume `cost` units if they fit in the window; a denied hit consumes nothing, so
-        a client that waits `retry_after` is then allowed."""
+    async def hit(
+        self,
+        key: str,
+        limit: int,
+        window_seconds: float,
+        cost: int = 1,
+        *,
+        tally: Tally | None = None,
+        warn_below: int = -1,
+    ) -> Decision:
+        """Consume `cost` units if they fit in the window, and count `tally`; a denied hit
+        consumes and counts nothing, so a client that waits `retry_after` is then allowed.
+        The window's first allowed hit that leaves `warn_below` units or fewer has `warn`."""
         if not 1 <= cost <= limit:
             raise ValueError("cost must be between 1 and limit (a larger cost never fits)")
-        return await self._run(key, limit, window_seconds, cost)
+        return await self._run(key, limit, window_seconds, cost, tally, warn_below)
 
     async def peek(self, key: str, limit: int, window_seconds: float) -> Decision:
         """Whether one more unit would be allowed now, without consuming it."""
-        return await self._run(key, limit, window_seconds, 0)
+        return await self._run(key, limit, window_seconds, 0, None, -1)
 
-    async def _run(self, key: str, limit: int, window_seconds: float, cost: int) -> Decision:
+    async def _run(
+        self,
+        key: str,
+        limit: int,
+        window_seconds: float,
+        cost: int,
+        tally: Tally | None,
+        warn_below: int,
+    ) -> Decision:
         if not key:
             raise ValueError("rate limit key must not be empty")
         if limit < 1 or window_seconds <= 0:
             raise ValueError("limit must be >= 1 and window_seconds > 0")
         window_us = max(1, math.ceil(window_seconds * 1_000_000))
+        limited = f"{self._prefix}:rl:{key}"
+        counted = ("", 0, 0) if tally is None else (tally.field, tally.amount, tally.ttl_seconds)
         result = await self._script(
-            keys=[f"{self._prefix}:rl:{key}"], args=[limit, window_us, cost]
+            keys=[limited, tally.key if tally else limited, f"{limited}:warned"],
+            args=[limit, window_us, cost, *counted, warn_below],
         )
-        allowed, remaining, retry_us = (int(value) for value in result)
+        allowed, remaining, retry_us, warn = (int(value) for value in result)
         return Decision(
             allowed=bool(allowed),
             limit=limit,
             remaining=max(remaining, 0),
             retry_after=retry_us / 1_000_000,
+            warn=bool(warn),
         )
 
 

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from redis.exceptions import RedisError
 
 from app.errors import RateLimited
-from app.ratelimit import TIER_LIMITS, Decision, limits_for
+from app.ratelimit import TIER_LIMITS, Decision, Tally, limits_for
 from app.resolvers.principal import Principal
 from app.runtime import Services
 
@@ -53,16 +54,20 @@ async def admit_operation(services: Services, principal: Principal | None, clien
 
 async def _admit(services: Services, principal: Principal | None, client_ip: str) -> Decision:
     assert services.limiter is not None
+    window = services.settings.request_window_seconds
     if principal is None:
         limit = TIER_LIMITS["free"].requests_per_minute
-        window = services.settings.request_window_seconds
         return await services.limiter.hit(f"ip:{client_ip}:requests", limit, window)
-    window = services.settings.request_window_seconds
+    what = "requests per minute"
     limit = limits_for(principal.tier).requests_per_minute
-    decision = await services.limiter.hit(f"t:{principal.tenant_id}:requests", limit, window)
-    if decision.allowed:
-        await count(services, principal.tenant_id, "apiCalls")
-        await warn_if_low(services, principal.tenant_id, "requests per minute", decision, window)
+    decision = await services.limiter.hit(
+        f"t:{principal.tenant_id}:requests",
+        limit,
+        window,
+        tally=_tally(services, principal.tenant_id, "apiCalls", 1),
+        warn_below=_warn_below(limit),
+    )
+    await _warn(services, principal.tenant_id, what, decision)
     return decision
 
 
@@ -75,13 +80,17 @@ async def charge_expensive(
         return
     window = services.settings.expensive_window_seconds
     limit = limits_for(principal.tier).expensive_per_hour
-    key = f"t:{principal.tenant_id}:expensive"
-    decision = await services.limiter.hit(key, limit, window, min(cost, limit))
+    decision = await services.limiter.hit(
+        f"t:{principal.tenant_id}:expensive",
+        limit,
+        window,
+        min(cost, limit),
+        tally=_tally(services, principal.tenant_id, "expensiveOperations", cost),
+        warn_below=_warn_below(limit),
+    )
     if not decision.allowed:
         raise RateLimited(operation, decision.retry_after)
-    await count(services, principal.tenant_id, "expensiveOperations", cost)
-    what = "expensive operations per hour"
-    await warn_if_low(services, principal.tenant_id, what, decision, window)
+    await _warn(services, principal.tenant_id, "expensive operations per hour", decision)
 
 
 async def admit_login(services: Services, email: str, client_ip: str) -> None:
@@ -103,14 +112,10 @@ def _usage_key(services: Services, tenant_id: str, day: date) -> str:
     return f"{services.settings.redis_prefix}:usage:{tenant_id}:{day.isoformat()}"
 
 
-async def count(services: Services, tenant_id: str, counter: str, amount: int = 1) -> None:
-    if services.redis is None:
-        return
+def _tally(services: Services, tenant_id: str, counter: str, amount: int) -> Tally:
+    """The day's usage counter an allowed hit adds to, in the limiter's own script."""
     key = _usage_key(services, tenant_id, datetime.now(UTC).date())
-    async with services.redis.pipeline(transaction=False) as pipe:
-        pipe.hincrby(key, counter, amount)
-        pipe.expire(key, USAGE_RETENTION_DAYS * 86_400)
-        await pipe.execute()
+    return Tally(key, counter, amount, USAGE_RETENTION_DAYS * 86_400)
 
 
 async def usage(services: Services, tenant_id: str, days: int) -> list[UsageDay]:
@@ -129,12 +134,13 @@ async def usage(services: Services, tenant_id: str, days: int) -> list[UsageDay]
     ]
 
 
-async def warn_if_low(
-    services: Services, tenant_id: str, what: str, decision: Decision, window: float
-) -> None:
-    if decision.remaining > decision.limit * WARN_AT:
-        return
-    if await services.kv.claim(f"usage-warned:{tenant_id}:{what}", int(window)):
+def _warn_below(limit: int) -> int:
+    return math.floor(limit * WARN_AT)
+
+
+async def _warn(services: Services, tenant_id: str, what: str, decision: Decision) -> None:
+    """Tell the tenant's subscribers, once per window, that a quota is nearly spent."""
+    if decision.warn:
         await services.bus.publish(
             tenant_id,
             USAGE_TOPIC,
