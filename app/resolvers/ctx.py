@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator, Callable
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +39,17 @@ class ResolverCtx:
     async def publish(self, topic: str, type: str, data: dict[str, Any]) -> Event | None:
         """Publish the event of a stored change; parked for later if Redis is down."""
         return await publish_or_park(self.services.bus, self.scope, topic, type, data)
+
+    async def follow(
+        self, topic: str, since: str | None, where: Callable[[Event], bool] | None = None
+    ) -> AsyncGenerator[Event, None]:
+        """The tenant's events of `topic` (those `where` accepts): with `since`, every
+        stored one after it first, then live ones."""
+        events = self.services.bus.subscribe(self.tenant_id, topic, since)
+        async with aclosing(events):
+            async for event in events:
+                if where is None or where(event):
+                    yield event
 
 
 def system_ctx(services: Services, tenant_id: str, tier: Any = None) -> ResolverCtx:

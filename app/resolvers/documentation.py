@@ -10,6 +10,7 @@ embeddings when every chunk of the product has one from the tenant's provider, e
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +18,7 @@ import numpy as np
 
 from app.ai.provider import AiFailure, ProviderBusy
 from app.ai.retrieval import bm25, chunk, content_hash, cosine, to_text, top
+from app.bus import Event
 from app.errors import DomainError, ValidationFailed
 from app.models import Product
 from app.models.base import utcnow
@@ -246,3 +248,8 @@ async def _scores(ctx: ResolverCtx, query: str, chunks: list[DocChunk]) -> tuple
             matrix = np.asarray([c.embedding for c in chunks], dtype=np.float32)
             return cosine(vectors[0], matrix), "cosine"
     return bm25(query, [c.text for c in chunks]), "bm25"
+
+
+def follow(ctx: ResolverCtx, product_id: str, since: str | None) -> AsyncGenerator[Event, None]:
+    """Re-indexings of one product's documentation."""
+    return ctx.follow(TOPIC, since, lambda event: event.data.get("productId") == product_id)

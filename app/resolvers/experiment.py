@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from typing import Any
 
 from beanie import PydanticObjectId
 
 from app.analytics import sample_size_proportion
+from app.bus import Event
 from app.errors import Conflict, FieldIssue, ValidationFailed
 from app.models import CustomerSegment, PricingPlan, Product
 from app.models.base import parse_id, utcnow
@@ -390,3 +392,11 @@ def event_data(doc: Experiment) -> dict[str, Any]:
         "status": str(doc.status),
         "stopReason": doc.stop_reason,
     }
+
+
+async def follow(
+    ctx: ResolverCtx, experiment_id: str, since: str | None
+) -> AsyncGenerator[Event, None]:
+    """Lifecycle changes and recomputations of one experiment."""
+    await ctx.scope.require(Experiment, experiment_id)
+    return ctx.follow(TOPIC, since, lambda event: event.data.get("experimentId") == experiment_id)

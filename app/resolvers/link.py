@@ -15,10 +15,12 @@ someone else advanced it first, the change is undone and reported as a Conflict.
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
 from typing import Any
 
+from app.bus import Event
 from app.errors import Conflict, FieldIssue, ValidationFailed
-from app.models import CustomerSegment, PricingPlan, SegmentPlanLink
+from app.models import CustomerSegment, PricingPlan, Product, SegmentPlanLink
 from app.models.link import LinkType
 from app.resolvers import version
 from app.resolvers.ctx import ResolverCtx
@@ -139,3 +141,11 @@ async def delete_link(ctx: ResolverCtx, link_id: str) -> SegmentPlanLink:
     ctx.audit.record("SegmentPlanLink", link.id, before=link)
     await _published(ctx, "linkDeleted", link)
     return link
+
+
+async def follow(
+    ctx: ResolverCtx, product_id: str, since: str | None
+) -> AsyncGenerator[Event, None]:
+    """Changes of one product's canvas: links, nodes, positions."""
+    await ctx.scope.require(Product, product_id)
+    return ctx.follow(TOPIC, since, lambda event: event.data.get("productId") == product_id)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
 from typing import Any
 from urllib.parse import urlsplit
 
+from app.bus import Event
 from app.errors import Conflict, FieldIssue, ValidationFailed
 from app.models import Customer, CustomerSegment, PricingPlan, Product
 from app.models.product import Competitor, CostLine
@@ -147,3 +149,8 @@ async def delete_product(ctx: ResolverCtx, product_id: str, revision: int) -> Pr
     ctx.audit.record("Product", product.id, before=product)
     await ctx.publish(TOPIC, "productDeleted", {"productId": str(product.id)})
     return product
+
+
+def follow(ctx: ResolverCtx, since: str | None) -> AsyncGenerator[Event, None]:
+    """Product changes: created, updated, deleted."""
+    return ctx.follow(TOPIC, since)

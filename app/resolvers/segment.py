@@ -4,11 +4,13 @@ versions and restores."""
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncGenerator
 from datetime import datetime, timedelta
 from typing import Any
 
 from bson import ObjectId
 
+from app.bus import Event
 from app.errors import FieldIssue, RateLimited, ValidationFailed
 from app.models import (
     CanvasPosition,
@@ -269,3 +271,16 @@ async def delete_segment(ctx: ResolverCtx, segment_id: str, revision: int) -> Cu
     await ctx.publish(TOPIC, "segmentDeleted", data)
     await ctx.publish("canvas", "segmentDeleted", data)
     return segment
+
+
+def follow_metrics(
+    ctx: ResolverCtx, product_id: str | None, since: str | None
+) -> AsyncGenerator[Event, None]:
+    """Recomputed metrics of the segments (of one product, if given)."""
+
+    def wanted(event: Event) -> bool:
+        return event.type == "segmentMetricsUpdated" and (
+            product_id is None or event.data.get("productId") == product_id
+        )
+
+    return ctx.follow(TOPIC, since, wanted)

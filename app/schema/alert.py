@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import AsyncGenerator
-from contextlib import aclosing
 from typing import Annotated
 
 import strawberry
 
+from app.bus import Event
 from app.models.alert import Alert as AlertModel
 from app.models.alert import AlertKind, AlertSeverity, AlertStatus
 from app.models.identity import Role
@@ -18,6 +18,7 @@ from app.schema.errors import ConflictError, NotFoundError, RateLimitedError, Va
 from app.schema.fields import mutation, query, subscription
 from app.schema.pagination import Connection, paginate
 from app.schema.run import Run
+from app.schema.streams import stream
 from app.workflows.revenue_forecast import ALERT_TOPIC
 
 
@@ -77,6 +78,16 @@ class AlertEvent:
     kind: AlertKind | None = strawberry.field(description="Null on events older than the field.")
     cursor: str
 
+    @classmethod
+    def from_event(cls, event: Event) -> AlertEvent:
+        kind = event.data.get("kind")
+        return cls(
+            type=event.type,
+            alert_id=strawberry.ID(event.data["alertId"]),
+            kind=AlertKind(kind) if kind else None,
+            cursor=event.id,
+        )
+
 
 AlertResult = Annotated[Alert | NotFoundError | ConflictError, strawberry.union("AlertResult")]
 ForecastResult = Annotated[
@@ -123,17 +134,7 @@ class AlertMutation:
 @strawberry.type
 class AlertSubscription:
     @subscription(description="Alerts raised and changed; with `since`, those missed first.")
-    async def alert_events(
+    def alert_events(
         self, info: Info, since: str | None = None
     ) -> AsyncGenerator[AlertEvent, None]:
-        ctx = info.context.ctx
-        events = ctx.services.bus.subscribe(ctx.tenant_id, ALERT_TOPIC, since)
-        async with aclosing(events):
-            async for event in events:
-                kind = event.data.get("kind")
-                yield AlertEvent(
-                    type=event.type,
-                    alert_id=strawberry.ID(event.data["alertId"]),
-                    kind=AlertKind(kind) if kind else None,
-                    cursor=event.id,
-                )
+        return stream(info.context.ctx.follow(ALERT_TOPIC, since), AlertEvent.from_event)

@@ -4,18 +4,19 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
-from contextlib import aclosing
 from datetime import datetime
 
 import strawberry
 from strawberry.scalars import JSON
 
+from app.bus import Event
 from app.models import diagnosis as models
 from app.resolvers import diagnosis as use_case
 from app.schema.ai import AiProvenance, Finding
 from app.schema.context import Info
 from app.schema.fields import mutation, query, subscription
 from app.schema.run import Run, StartRunResult
+from app.schema.streams import stream
 
 
 def _json(value: object) -> JSON:
@@ -64,6 +65,15 @@ class AiAnalysisCompleted:
     analysis_id: strawberry.ID
     cursor: str
 
+    @classmethod
+    def from_event(cls, event: Event) -> AiAnalysisCompleted:
+        return cls(
+            product_id=strawberry.ID(event.data["productId"]),
+            kind=event.data["kind"],
+            analysis_id=strawberry.ID(event.data["analysisId"]),
+            cursor=event.id,
+        )
+
 
 async def diagnoses(info: Info, plan_id: str) -> list[GapDiagnosis]:
     found = await use_case.diagnoses_of(info.context.ctx, plan_id)
@@ -89,17 +99,10 @@ class DiagnosisMutation:
 @strawberry.type
 class DiagnosisSubscription:
     @subscription(description="An AI analysis of the product was stored.")
-    async def ai_analysis_completed(
+    def ai_analysis_completed(
         self, info: Info, product_id: strawberry.ID, since: str | None = None
     ) -> AsyncGenerator[AiAnalysisCompleted, None]:
-        ctx = info.context.ctx
-        events = ctx.services.bus.subscribe(ctx.tenant_id, use_case.TOPIC, since)
-        async with aclosing(events):
-            async for event in events:
-                if event.data.get("productId") == str(product_id):
-                    yield AiAnalysisCompleted(
-                        product_id=product_id,
-                        kind=event.data["kind"],
-                        analysis_id=strawberry.ID(event.data["analysisId"]),
-                        cursor=event.id,
-                    )
+        events = info.context.ctx.follow(
+            use_case.TOPIC, since, lambda event: event.data.get("productId") == product_id
+        )
+        return stream(events, AiAnalysisCompleted.from_event)

@@ -4,7 +4,6 @@ the `vectorStoreUpdated` events (the seed's vector_store_updated)."""
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
-from contextlib import aclosing
 from datetime import datetime
 from typing import Annotated
 
@@ -12,6 +11,7 @@ import strawberry
 from starlette.datastructures import UploadFile
 from strawberry.file_uploads import Upload
 
+from app.bus import Event
 from app.errors import ValidationFailed
 from app.models import documentation as models
 from app.models.base import parse_id
@@ -19,6 +19,7 @@ from app.resolvers import documentation as use_case
 from app.schema.context import Info
 from app.schema.errors import NotFoundError, ValidationError
 from app.schema.fields import mutation, query, subscription
+from app.schema.streams import stream
 
 
 @strawberry.type(description="A documentation source of a product: a URL or an uploaded file.")
@@ -89,6 +90,16 @@ class VectorStoreUpdate:
     removed: int
     chunks: int
     cursor: str
+
+    @classmethod
+    def from_event(cls, event: Event) -> VectorStoreUpdate:
+        return cls(
+            product_id=strawberry.ID(event.data["productId"]),
+            indexed=event.data["indexed"],
+            removed=event.data["removed"],
+            chunks=event.data["chunks"],
+            cursor=event.id,
+        )
 
 
 SyncResult = Annotated[
@@ -171,18 +182,8 @@ class DocumentationMutation:
 @strawberry.type
 class DocumentationSubscription:
     @subscription(description="A product's documentation was re-indexed (vector_store_updated).")
-    async def vector_store_updated(
+    def vector_store_updated(
         self, info: Info, product_id: strawberry.ID, since: str | None = None
     ) -> AsyncGenerator[VectorStoreUpdate, None]:
-        ctx = info.context.ctx
-        events = ctx.services.bus.subscribe(ctx.tenant_id, use_case.TOPIC, since)
-        async with aclosing(events):
-            async for event in events:
-                if event.data.get("productId") == str(product_id):
-                    yield VectorStoreUpdate(
-                        product_id=product_id,
-                        indexed=event.data["indexed"],
-                        removed=event.data["removed"],
-                        chunks=event.data["chunks"],
-                        cursor=event.id,
-                    )
+        events = use_case.follow(info.context.ctx, product_id, since)
+        return stream(events, VectorStoreUpdate.from_event)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Mapping
-from contextlib import aclosing
 from datetime import datetime
 from enum import Enum
 from typing import Annotated, Any
@@ -13,6 +12,7 @@ from strawberry.types.arguments import InputContext
 from strawberry.types.base import get_object_definition
 
 from app import models
+from app.bus import Event
 from app.models.experiment import (
     ExperimentGoal,
     ExperimentStatus,
@@ -31,6 +31,7 @@ from app.schema.experiment_results import ExperimentResults
 from app.schema.fields import mutation, query, subscription
 from app.schema.money import Cents
 from app.schema.pagination import Connection, paginate
+from app.schema.streams import stream
 
 
 @strawberry.enum
@@ -321,6 +322,19 @@ class ExperimentUpdate:
     segment_status: ExperimentStatus | None
     cursor: str
 
+    @classmethod
+    def from_event(cls, event: Event) -> ExperimentUpdate:
+        segment_status = event.data.get("segmentStatus")
+        return cls(
+            type=event.type,
+            experiment_id=strawberry.ID(event.data["experimentId"]),
+            status=ExperimentStatus(event.data["status"]),
+            stop_reason=event.data.get("stopReason"),
+            segment_id=event.data.get("segmentId"),
+            segment_status=ExperimentStatus(segment_status) if segment_status else None,
+            cursor=event.id,
+        )
+
 
 ExperimentResult = Annotated[
     Experiment | ValidationError | NotFoundError | ConflictError,
@@ -460,26 +474,8 @@ class ExperimentMutation:
 @strawberry.type
 class ExperimentSubscription:
     @subscription(description="Lifecycle changes and recomputations of one experiment.")
-    async def experiment_updated(
+    def experiment_updated(
         self, info: Info, experiment_id: strawberry.ID, since: str | None = None
     ) -> AsyncGenerator[ExperimentUpdate, None]:
-        ctx = info.context.ctx
-        await ctx.scope.require(models.Experiment, experiment_id)
-        events = ctx.services.bus.subscribe(ctx.tenant_id, use_case.TOPIC, since)
-        async with aclosing(events):
-            async for event in events:
-                if event.data.get("experimentId") != str(experiment_id):
-                    continue
-                yield ExperimentUpdate(
-                    type=event.type,
-                    experiment_id=experiment_id,
-                    status=ExperimentStatus(event.data["status"]),
-                    stop_reason=event.data.get("stopReason"),
-                    segment_id=event.data.get("segmentId"),
-                    segment_status=_status(event.data.get("segmentStatus")),
-                    cursor=event.id,
-                )
-
-
-def _status(value: str | None) -> ExperimentStatus | None:
-    return ExperimentStatus(value) if value else None
+        events = use_case.follow(info.context.ctx, experiment_id, since)
+        return stream(events, ExperimentUpdate.from_event)

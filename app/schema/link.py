@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
-from contextlib import aclosing
 from datetime import datetime
 from enum import Enum
 from typing import TYPE_CHECKING, Annotated, Any
@@ -12,6 +11,7 @@ import strawberry
 from bson import ObjectId
 
 from app import models
+from app.bus import Event
 from app.models.link import LinkType
 from app.resolvers import canvas as canvas_case
 from app.resolvers import link as use_case
@@ -19,6 +19,7 @@ from app.schema.context import Info
 from app.schema.errors import ConflictError, NotFoundError, ValidationError
 from app.schema.fields import mutation, query, subscription
 from app.schema.related import Related, plan_of
+from app.schema.streams import stream
 
 if TYPE_CHECKING:
     from app.schema.plan import PricingPlan
@@ -186,6 +187,11 @@ class CanvasChange:
     product_id: strawberry.ID
     cursor: str
 
+    @classmethod
+    def from_event(cls, event: Event) -> CanvasChange:
+        product_id = strawberry.ID(event.data["productId"])
+        return cls(type=event.type, product_id=product_id, cursor=event.id)
+
 
 @strawberry.input
 class CreateLinkInput:
@@ -270,13 +276,8 @@ class LinkMutation:
 @strawberry.type
 class LinkSubscription:
     @subscription(description="Changes of a product's canvas: links, nodes, positions.")
-    async def canvas_changed(
+    def canvas_changed(
         self, info: Info, product_id: strawberry.ID, since: str | None = None
     ) -> AsyncGenerator[CanvasChange, None]:
-        ctx = info.context.ctx
-        await ctx.scope.require(models.Product, product_id)
-        events = ctx.services.bus.subscribe(ctx.tenant_id, use_case.TOPIC, since)
-        async with aclosing(events):
-            async for event in events:
-                if event.data.get("productId") == str(product_id):
-                    yield CanvasChange(type=event.type, product_id=product_id, cursor=event.id)
+        events = use_case.follow(info.context.ctx, product_id, since)
+        return stream(events, CanvasChange.from_event)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
-from contextlib import aclosing
 from datetime import datetime
 from typing import Annotated, Any
 
 import strawberry
 
 from app import models
+from app.bus import Event
 from app.models.product import CostPer
 from app.resolvers import product as use_case
 from app.schema.context import Info
@@ -17,6 +17,7 @@ from app.schema.errors import ConflictError, NotFoundError, ValidationError
 from app.schema.fields import mutation, query, subscription
 from app.schema.money import Cents
 from app.schema.pagination import Connection, paginate
+from app.schema.streams import stream
 
 
 @strawberry.type(description="One line of unit-level COGS.")
@@ -171,6 +172,12 @@ class ProductEvent:
     product_id: strawberry.ID
     cursor: str
 
+    @classmethod
+    def from_event(cls, event: Event) -> ProductEvent:
+        return cls(
+            type=event.type, product_id=strawberry.ID(event.data["productId"]), cursor=event.id
+        )
+
 
 @strawberry.type
 class ProductQuery:
@@ -217,15 +224,7 @@ class ProductMutation:
 @strawberry.type
 class ProductSubscription:
     @subscription(description="Product changes; with `since`, first those after it.")
-    async def product_events(
+    def product_events(
         self, info: Info, since: str | None = None
     ) -> AsyncGenerator[ProductEvent, None]:
-        ctx = info.context.ctx
-        events = ctx.services.bus.subscribe(ctx.tenant_id, use_case.TOPIC, since)
-        async with aclosing(events):
-            async for event in events:
-                yield ProductEvent(
-                    type=event.type,
-                    product_id=strawberry.ID(event.data["productId"]),
-                    cursor=event.id,
-                )
+        return stream(use_case.follow(info.context.ctx, since), ProductEvent.from_event)

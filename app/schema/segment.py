@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
-from contextlib import aclosing
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, cast
 
@@ -12,6 +11,7 @@ from bson import ObjectId
 from strawberry.scalars import JSON
 
 from app import models
+from app.bus import Event
 from app.models.base import parse_id
 from app.resolvers import segment as use_case
 from app.resolvers import segment_filter as filters
@@ -21,6 +21,7 @@ from app.schema.fields import mutation, query, subscription
 from app.schema.money import Cents
 from app.schema.pagination import Connection, paginate
 from app.schema.related import Related, many, prefetch_segments, product_of
+from app.schema.streams import stream
 from app.schema.version import DataVersion, versions_of
 
 if TYPE_CHECKING:
@@ -215,6 +216,10 @@ class SegmentMetricsUpdate:
     segment_id: strawberry.ID
     cursor: str
 
+    @classmethod
+    def from_event(cls, event: Event) -> SegmentMetricsUpdate:
+        return cls(segment_id=strawberry.ID(event.data["segmentId"]), cursor=event.id)
+
     @strawberry.field
     async def segment(self, info: Info) -> CustomerSegment | None:
         doc = await info.context.loaders.segment.load(ObjectId(self.segment_id))
@@ -282,17 +287,8 @@ class SegmentMutation:
 @strawberry.type
 class SegmentSubscription:
     @subscription(description="A segment's metrics were recomputed.")
-    async def segment_metrics_updated(
+    def segment_metrics_updated(
         self, info: Info, product_id: strawberry.ID | None = None, since: str | None = None
     ) -> AsyncGenerator[SegmentMetricsUpdate, None]:
-        ctx = info.context.ctx
-        events = ctx.services.bus.subscribe(ctx.tenant_id, use_case.TOPIC, since)
-        async with aclosing(events):
-            async for event in events:
-                if event.type != "segmentMetricsUpdated":
-                    continue
-                update = SegmentMetricsUpdate(
-                    segment_id=strawberry.ID(event.data["segmentId"]), cursor=event.id
-                )
-                if product_id is None or event.data.get("productId") == str(product_id):
-                    yield update
+        events = use_case.follow_metrics(info.context.ctx, product_id, since)
+        return stream(events, SegmentMetricsUpdate.from_event)

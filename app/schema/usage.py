@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import AsyncGenerator
-from contextlib import aclosing
 
 import strawberry
 
@@ -14,6 +13,7 @@ from app.ratelimit import limits_for
 from app.resolvers import usage as use_case
 from app.schema.context import Info
 from app.schema.fields import query, subscription
+from app.schema.streams import stream
 
 MAX_DAYS = 400
 
@@ -75,11 +75,8 @@ class UsageQuery:
 @strawberry.type
 class UsageSubscription:
     @subscription(identity.Role.ADMIN, description="Warnings when a quota is nearly used up.")
-    async def usage_warnings(
+    def usage_warnings(
         self, info: Info, since: str | None = None
     ) -> AsyncGenerator[UsageWarning, None]:
-        ctx = info.context.ctx
-        events = ctx.services.bus.subscribe(ctx.tenant_id, use_case.USAGE_TOPIC, since)
-        async with aclosing(events):
-            async for event in events:
-                yield UsageWarning(cursor=event.id, **event.data)
+        events = info.context.ctx.follow(use_case.USAGE_TOPIC, since)
+        return stream(events, lambda event: UsageWarning(cursor=event.id, **event.data))
