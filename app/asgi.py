@@ -43,6 +43,7 @@ from strawberry.types.graphql import OperationType
 
 from app.demo import banner, prepare_demo
 from app.errors import DomainError, RateLimited, Unauthenticated
+from app.jobs import run_in_process
 from app.ratelimit import limits_for
 from app.request_json import read_json
 from app.resolvers.auth import authenticate
@@ -368,6 +369,7 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         owned = services is None
         app.state.services = services or await start_services(settings)
+        run_in_process(app.state.services)
         if seed_demo:
             access = await prepare_demo(app.state.services)
             url = f"http://{settings.host}:{settings.port}/graphql"

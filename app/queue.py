@@ -81,7 +81,7 @@ class InProcessQueue(Queue):
     """Runs jobs as tasks of the serving process; nothing survives a restart."""
 
     def __init__(self, functions: Mapping[str, JobFunction], context: dict[str, Any]) -> None:
-        self.functions = functions
+        self.functions = dict(functions)
         self.context = context
         self.tasks: dict[str, asyncio.Task[Any]] = {}
 

@@ -52,8 +52,6 @@ class Services:
 
 
 async def start_services(settings: Settings) -> Services:
-    from app.jobs import FUNCTIONS
-
     with reported_as("MONGODB_URL", settings.mongodb_url):
         database = await connect(settings)
     with reported_as("REDIS_URL", settings.redis_url):
@@ -68,13 +66,11 @@ async def start_services(settings: Settings) -> Services:
             "(single process, development only)"
         )
         context: dict[str, Any] = {}
-        queue = InProcessQueue({fn.__name__: fn for fn in FUNCTIONS}, context)
+        # The jobs are added by the process that serves them (app.jobs.run_in_process).
+        queue = InProcessQueue({}, context)
         slots = MemorySlots(settings.max_runs_per_tenant, settings.run_lease_seconds)
         services = Services(settings, database, bus, queue, MemoryKeyValue(), keyring, slots)
         context["services"] = services
-        from app.jobs.runs import reap_forever
-
-        services.tasks.append(asyncio.create_task(reap_forever(services), name="run-reaper"))
         return services
     prefix = settings.redis_prefix
     with reported_as("REDIS_URL", settings.redis_url):

@@ -26,6 +26,7 @@ import numpy as np
 import numpy.typing as npt
 
 from app.analytics.ets import FloatArray
+from app.analytics.forecast import point_forecast_many
 
 Forecaster = Callable[[Sequence[FloatArray], int], list[FloatArray]]
 """Maps a batch of histories and a horizon to one point-forecast array per history."""
@@ -111,7 +112,6 @@ def seasonal_naive_forecaster(period: int = 12) -> Forecaster:
 
 def ets_forecaster(period: int = 12, model: str = "auto") -> Forecaster:
     """Point forecasts of the automatic ETS forecaster (batched)."""
-    from app.analytics.forecast import point_forecast_many
 
     def run(histories: Sequence[FloatArray], horizon: int) -> list[FloatArray]:
         return point_forecast_many(histories, horizon, period=period, model=model)

@@ -16,10 +16,8 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 
 from pymongo import ReturnDocument
 from pymongo.errors import AutoReconnect
@@ -31,32 +29,18 @@ from app.models.run import (
     FINAL_STATUSES,
     LogLevel,
     OrchestrationRun,
-    RunLog,
     RunStatus,
     RunStep,
     StepStatus,
-    WorkflowType,
 )
-from app.resolvers.ctx import ResolverCtx, system_ctx
+from app.resolvers import run as runs
+from app.resolvers.ctx import system_ctx
 from app.runtime import Services
+from app.workflows.base import StepContext, StepRefused, TransientError, Workflow
+from app.workflows.registry import WORKFLOWS
 
 log = logging.getLogger(__name__)
-P = ParamSpec("P")
-R = TypeVar("R")
 WORKER_ID = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-EXECUTE = "execute_run"
-
-
-def run_topic(run_id: object) -> str:
-    return f"run:{run_id}"
-
-
-def log_topic(run_id: object) -> str:
-    return f"run:{run_id}:log"
-
-
-class TransientError(Exception):
-    """A failure worth retrying (a provider's 5xx, a lost connection)."""
 
 
 class Interrupted(Exception):
@@ -67,67 +51,6 @@ class Interrupted(Exception):
 
 class RunTimedOut(Exception):
     pass
-
-
-class StepRefused(Exception):
-    """The step's input cannot be used (a user's mistake, not a fault): the run fails with
-    this message, without retries, and the step keeps `output` (what it found)."""
-
-    def __init__(self, message: str, output: dict[str, Any]) -> None:
-        super().__init__(message)
-        self.output = output
-
-
-StepFunction = Callable[["StepContext"], Awaitable[dict[str, Any]]]
-Planner = Callable[[ResolverCtx, OrchestrationRun], Awaitable[list[RunStep]]]
-Finisher = Callable[[ResolverCtx, OrchestrationRun], Awaitable[None]]
-
-
-@dataclass(frozen=True)
-class Workflow:
-    name: str
-    type: WorkflowType
-    description: str
-    plan: Planner  # the steps of a new run, from its parameters and the data
-    steps: dict[str, StepFunction]  # by RunStep.kind
-    retries: int = 3
-    validate: Callable[[dict[str, Any]], None] | None = None  # raises ValidationFailed
-    # Once the run has ended, whichever way (completed, failed, stopped): frees what it held.
-    finish: Finisher | None = None
-
-
-WORKFLOWS: dict[str, Workflow] = {}
-
-
-def register(workflow: Workflow) -> Workflow:
-    WORKFLOWS[workflow.name] = workflow
-    return workflow
-
-
-@dataclass
-class StepContext:
-    """What a step function gets: the tenant context, its step, earlier outputs, logging."""
-
-    ctx: ResolverCtx
-    run: OrchestrationRun
-    step: RunStep
-    outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
-    engine: Engine | None = None
-
-    async def log(self, level: LogLevel, message: str) -> None:
-        assert self.engine is not None
-        await self.engine.log(self.run, level, message, self.step.name)
-
-    async def checkpoint(self) -> None:
-        """Cooperative check inside long steps: honours pause, stop and the timeout."""
-        assert self.engine is not None
-        await self.engine.check(self.run)
-
-    async def compute(self, function: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
-        """CPU-heavy work (model fits, loops over many records) in a worker thread, so that
-        the event loop keeps renewing the run's lease and serving other runs (and, without
-        Redis, the API itself) meanwhile."""
-        return await asyncio.to_thread(function, *args, **kwargs)
 
 
 class Engine:
@@ -184,26 +107,10 @@ class Engine:
             run, {"lease_owner": None, "lease_until": None}, {"lease_owner": self.owner}
         )
 
-    async def publish(self, run: OrchestrationRun, type: str) -> None:
-        await self.ctx.publish(run_topic(run.id), type, run_summary(run))
-
     async def log(
         self, run: OrchestrationRun, level: LogLevel, message: str, step: str | None = None
     ) -> None:
-        """A log line; the one that ends a run carries its final status."""
-        entry = await self.scope.insert(
-            RunLog(
-                tenant_id=self.scope.tenant_id,
-                run_id=run.id,
-                level=level,
-                message=message,
-                step=step,
-            )
-        )
-        data = {"level": level.value, "message": message, "step": step, "at": entry.at.isoformat()}
-        if run.status in FINAL_STATUSES:
-            data["status"] = run.status.value
-        await self.ctx.publish(log_topic(run.id), "log", data)
+        await runs.append_log(self.ctx, run, level, message, step)
 
     async def set_status(
         self, run: OrchestrationRun, status: RunStatus, **changes: Any
@@ -213,7 +120,7 @@ class Engine:
         updated = await self._update(run, {"status": status, **changes})
         if updated is None:
             raise LookupError(f"run {run.id} vanished")
-        await self.publish(updated, "runUpdated")
+        await runs.publish_update(self.ctx, updated)
         return updated
 
     # --- control ----------------------------------------------------------------------
@@ -238,7 +145,7 @@ class Engine:
         if not await self.services.slots.acquire(self.scope.tenant_id, str(run.id)):
             await self.release(run)
             await self.services.queue.enqueue(
-                EXECUTE,
+                runs.EXECUTE,
                 job_id=f"{run.id}:{uuid.uuid4().hex}",
                 defer_seconds=2.0,
                 tenant_id=self.scope.tenant_id,
@@ -271,29 +178,24 @@ class Engine:
                     continue  # a checkpoint: resumed runs never repeat a finished step
                 await self.check(run)
                 run = await self._run_step(run, workflow, step)
-            run = await self.set_status(run, RunStatus.COMPLETED, requested=None)
-            await self.log(run, LogLevel.SUCCESS, f"{run.name} completed")
-            outcome = "completed"
+            await self._end(run, RunStatus.COMPLETED, f"{run.name} completed", requested=None)
+            return "completed"
         except Interrupted as interrupt:
-            outcome = await self._interrupted(run, interrupt.requested)
+            return await self._interrupted(run, interrupt.requested)
         except (RunTimedOut, StepFailed) as failure:
-            run = await self.set_status(run, RunStatus.FAILED, error=str(failure))
-            await self.log(run, LogLevel.ERROR, f"{run.name} failed: {failure}")
-            outcome = "failed"
-        if outcome in ("completed", "failed", "cancelled"):
-            await self.ended(run)
-        return outcome
+            message = f"{run.name} failed: {failure}"
+            await self._end(run, RunStatus.FAILED, message, error=str(failure))
+            return "failed"
 
-    async def ended(self, run: OrchestrationRun) -> None:
-        """The workflow's `finish`, once the run is over; a failure there is logged only,
-        since the run's outcome stands."""
-        finish = WORKFLOWS[run.workflow].finish
-        if finish is None:
-            return
-        try:
-            await finish(self.ctx, run)
-        except Exception:
-            log.exception("finishing run %s failed; what it held stays", run.id)
+    async def _end(
+        self, run: OrchestrationRun, status: RunStatus, message: str, **changes: Any
+    ) -> None:
+        """Release what the run held, then record how it ended: whoever sees the final
+        status sees it released."""
+        await runs.release(self.ctx, run)
+        run = await self.set_status(run, status, **changes)
+        level = {RunStatus.COMPLETED: LogLevel.SUCCESS, RunStatus.FAILED: LogLevel.ERROR}
+        await self.log(run, level.get(status, LogLevel.WARN), message)
 
     async def _start(self, run: OrchestrationRun, workflow: Workflow) -> OrchestrationRun:
         if not run.steps:
@@ -319,15 +221,14 @@ class Engine:
             await self.set_status(run, RunStatus.PAUSED, requested=None)
             await self.log(run, LogLevel.WARN, "paused")
             return "paused"
-        run = await self.set_status(run, RunStatus.CANCELLED, requested=None)
-        await self.log(run, LogLevel.WARN, "stopped")
+        await self._end(run, RunStatus.CANCELLED, "stopped", requested=None)
         return "cancelled"
 
     async def _run_step(
         self, run: OrchestrationRun, workflow: Workflow, step: RunStep
     ) -> OrchestrationRun:
         outputs = {s.name: s.output or {} for s in run.steps if s.status == StepStatus.COMPLETED}
-        context = StepContext(self.ctx, run, step, outputs, self)
+        context = StepContext(self.ctx, run, step, self, outputs)
         function = workflow.steps[step.kind]
         backoff = self.services.settings.run_retry_backoff_seconds
         for attempt in range(1, workflow.retries + 2):
@@ -374,7 +275,7 @@ class Engine:
         if updated is None:
             raise Interrupted("lost")
         if status == StepStatus.RUNNING:
-            await self.publish(updated, "runUpdated")  # its currentStep: this step
+            await runs.publish_update(self.ctx, updated)  # its currentStep: this step
         return updated
 
     async def _complete_step(
@@ -383,12 +284,8 @@ class Engine:
         run = await self._mark_step(
             run, step, StepStatus.COMPLETED, output=output, completed_at=utcnow(), error=None
         )
-        await self.ctx.publish(
-            run_topic(run.id),
-            "stepCompleted",
-            {**run_summary(run), "step": run.steps[step.order].model_dump(mode="json")},
-        )
-        await self.publish(run, "runUpdated")
+        await runs.publish_step_completed(self.ctx, run, step.order)
+        await runs.publish_update(self.ctx, run)
         return run
 
     async def _fail_step(
@@ -412,17 +309,3 @@ class StepFailed(Exception):
 def deadline(run: OrchestrationRun) -> datetime:
     started = run.started_at or utcnow()
     return started + timedelta(seconds=run.timeout_seconds)
-
-
-def run_summary(run: OrchestrationRun) -> dict[str, Any]:
-    """The event payload: enough for a live view without reading the run again."""
-    done = sum(s.status == StepStatus.COMPLETED for s in run.steps)
-    current = next((s.name for s in run.steps if s.status == StepStatus.RUNNING), None)
-    return {
-        "runId": str(run.id),
-        "status": run.status.value,
-        "completedSteps": done,
-        "totalSteps": len(run.steps),
-        "currentStep": current,
-        "error": run.error,
-    }

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
 from datetime import timedelta
 from typing import Any
 
-from redis.exceptions import RedisError
+from bson import ObjectId
 
-from app.jobs.engine import EXECUTE, Engine
+from app.jobs.engine import Engine
 from app.models.base import utcnow
 from app.models.run import OrchestrationRun, RunStatus
+from app.resolvers.run import enqueue_run
 from app.runtime import Services
 
 log = logging.getLogger(__name__)
@@ -20,20 +20,8 @@ STALE_QUEUED = timedelta(seconds=30)
 
 
 async def execute_run(ctx: dict[str, Any], tenant_id: str, run_id: str) -> str:
-    from bson import ObjectId
-
     engine = Engine(ctx["services"], tenant_id)
     return await engine.execute(ObjectId(run_id))
-
-
-async def enqueue_run(services: Services, tenant_id: str, run_id: str) -> None:
-    """Queue the run; if the queue is unreachable the stored run waits for the reaper."""
-    try:
-        await services.queue.enqueue(
-            EXECUTE, job_id=f"run:{run_id}:{uuid.uuid4().hex}", tenant_id=tenant_id, run_id=run_id
-        )
-    except (RedisError, OSError) as error:
-        log.warning("run %s stays queued until the job queue is back: %s", run_id, error)
 
 
 async def reap(services: Services) -> int:

@@ -4,15 +4,34 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.errors import Conflict
+from app.errors import Conflict, ValidationFailed
 from app.models.alert import Alert, AlertStatus
 from app.models.base import parse_id, utcnow
 from app.models.run import OrchestrationRun, RunStatus, WorkflowType
 from app.resolvers import run as runs
 from app.resolvers.ctx import ResolverCtx
-from app.workflows.revenue_forecast import ALERT_TOPIC, WORKFLOW, event_data
 
 NEXT = {"acknowledge": AlertStatus.ACKNOWLEDGED, "resolve": AlertStatus.RESOLVED}
+ALERT_TOPIC = "alerts"
+
+
+def event_data(alert: Alert) -> dict[str, Any]:
+    """The payload of `alertRaised` and `alertChanged` on ALERT_TOPIC."""
+    return {"alertId": str(alert.id), "kind": alert.kind.value}
+
+
+def validate_forecast_parameters(parameters: dict[str, Any]) -> None:
+    horizon = parameters.get("horizon", 12)
+    if not isinstance(horizon, int) or not 1 <= horizon <= 36:
+        raise ValidationFailed.single("input.parameters.horizon", "must be a whole number 1 to 36")
+
+
+FORECAST_RUN = runs.WorkflowSpec(
+    "revenue_forecast",
+    WorkflowType.REVENUE_FORECAST,
+    "Forecast revenue and subscriptions, and raise anomaly alerts",
+    validate_forecast_parameters,
+)
 
 
 def alert_filter(
@@ -55,9 +74,7 @@ async def admit_forecast(
     ctx: ResolverCtx, product_id: str | None, horizon: int = 12
 ) -> runs.Admitted:
     parameters = {"horizon": horizon}
-    return await runs.admit(
-        ctx, WorkflowType.REVENUE_FORECAST, product_id, parameters, WORKFLOW.name
-    )
+    return await runs.admit(ctx, FORECAST_RUN, product_id, parameters)
 
 
 async def forecast_after_change(ctx: ResolverCtx, product_id: str) -> None:
@@ -71,7 +88,11 @@ async def refresh_forecast(ctx: ResolverCtx, forecast: runs.Admitted) -> None:
     assert forecast.product is not None
     waiting = await ctx.scope.find(
         OrchestrationRun,
-        {"workflow": WORKFLOW.name, "product_id": forecast.product.id, "status": RunStatus.QUEUED},
+        {
+            "workflow": FORECAST_RUN.name,
+            "product_id": forecast.product.id,
+            "status": RunStatus.QUEUED,
+        },
     ).count()
     if not waiting:
         await runs.launch(ctx, forecast)

@@ -10,7 +10,7 @@ from typing import Any
 from app.bus import Event
 from app.errors import Forbidden
 from app.models import TenantScope
-from app.models.identity import Role
+from app.models.identity import Role, Tier
 from app.outbox import publish_or_park
 from app.resolvers.audit import AuditTrail
 from app.resolvers.principal import Principal
@@ -54,8 +54,6 @@ class ResolverCtx:
 
 def system_ctx(services: Services, tenant_id: str, tier: Any = None) -> ResolverCtx:
     """The context jobs and the CLI act with on a tenant's behalf."""
-    from app.models.identity import Tier
-
     principal = Principal(
         tenant_id=tenant_id,
         tier=tier or Tier.ENTERPRISE,

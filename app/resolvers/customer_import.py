@@ -16,9 +16,9 @@ from typing import Any
 
 from app.models import PricingPlan
 from app.resolvers.segment_filter import ATTRIBUTE_KEY
-from app.resolvers.upload import Lookup, RowError, check_header, parse_cells
+from app.resolvers.upload import Lookup, RowError, check_header, import_spec, parse_cells
 
-WORKFLOW_NAME = "customer_import"
+IMPORT_RUN = import_spec("customer_import", "Import customers from a CSV upload")
 REQUIRED = ("external_id", "signup_at")
 OPTIONAL = ("region", "company_size", "plan_id", "monthly_revenue_cents", "usage", "churned_at")
 

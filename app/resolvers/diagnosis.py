@@ -17,11 +17,13 @@ from app.ai.outputs import DiagnosisDraft
 from app.ai.provider import AiRequest
 from app.errors import ValidationFailed
 from app.models import CustomerSegment, PricingPlan, Product, RevenueSeries, SegmentPlanLink
+from app.models.base import parse_id
 from app.models.diagnosis import GapDiagnosis
 from app.models.experiment import Experiment, ExperimentStatus
 from app.models.product import CostPer
 from app.models.run import OrchestrationRun, WorkflowType
 from app.resolvers import ai
+from app.resolvers import run as runs
 from app.resolvers.ctx import ResolverCtx
 from app.resolvers.experiment_results import compute
 from app.resolvers.projection import plan_economics, trend
@@ -133,6 +135,36 @@ async def plan_facts(ctx: ResolverCtx, plan: PricingPlan, product: Product) -> d
     return facts
 
 
+DEPTHS = {"quick": 3, "standard": 5, "comprehensive": 8}  # documentation chunks per target
+
+
+def validate_analysis_parameters(parameters: dict[str, Any]) -> None:
+    for key in ("planIds", "segmentIds"):
+        ids = parameters.get(key)
+        if ids is not None and not (
+            isinstance(ids, list) and all(isinstance(i, str) and parse_id(i) for i in ids)
+        ):
+            raise ValidationFailed.single(f"input.parameters.{key}", "must be a list of ids")
+    depth = parameters.get("analysisDepth", "standard")
+    if depth not in DEPTHS:
+        raise ValidationFailed.single(
+            "input.parameters.analysisDepth", f"one of {', '.join(DEPTHS)}"
+        )
+    if not isinstance(parameters.get("includeForecasting", True), bool):
+        raise ValidationFailed.single("input.parameters.includeForecasting", "must be a boolean")
+    for key in ("context", "prompt"):
+        if not isinstance(parameters.get(key, ""), str):
+            raise ValidationFailed.single(f"input.parameters.{key}", "must be a string")
+
+
+PRICING_ANALYSIS_RUN = runs.WorkflowSpec(
+    "pricing_analysis",
+    WorkflowType.PRICING_ANALYSIS,
+    "AI pricing analysis: diagnose plans, recommend per segment, forecast",
+    validate_analysis_parameters,
+)
+
+
 def check_context(context: str) -> str:
     if len(context) > CONTEXT_MAX:
         raise ValidationFailed.single("context", f"at most {CONTEXT_MAX} characters")
@@ -141,12 +173,10 @@ def check_context(context: str) -> str:
 
 async def start_diagnosis(ctx: ResolverCtx, plan_id: str, context: str) -> OrchestrationRun:
     """A pricing analysis run limited to one plan, without recommendations."""
-    from app.resolvers.run import start  # run -> workflows -> this module
-
     plan = await ctx.scope.require(PricingPlan, plan_id)
     parameters = {"planIds": [str(plan.id)], "segmentIds": [], "context": check_context(context)}
     await ai.admit_ai(ctx)
-    return await start(ctx, WorkflowType.PRICING_ANALYSIS, str(plan.product_id), parameters)
+    return await runs.start(ctx, PRICING_ANALYSIS_RUN, str(plan.product_id), parameters)
 
 
 async def diagnose(

@@ -12,7 +12,6 @@ pessimistic scenario or when none of the rationale's claims could be verified.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
 
 from beanie import PydanticObjectId
 
@@ -20,6 +19,7 @@ from app.ai import offline
 from app.ai.citations import Fact, Unit
 from app.ai.outputs import RecommendationDraft
 from app.ai.provider import AiFailure, AiRequest, FailureKind
+from app.analytics.calendar import add_months
 from app.analytics.projection import Holding, MoveProjection, move_scenarios
 from app.errors import ValidationFailed
 from app.models import CustomerSegment, PricingPlan, Product
@@ -29,10 +29,11 @@ from app.models.recommendation import (
     PricedOption,
     PricingRecommendation,
 )
-from app.models.run import OrchestrationRun, WorkflowType
+from app.models.run import OrchestrationRun
 from app.resolvers import ai
+from app.resolvers import run as runs
 from app.resolvers.ctx import ResolverCtx
-from app.resolvers.diagnosis import announce, check_context, product_facts
+from app.resolvers.diagnosis import PRICING_ANALYSIS_RUN, announce, check_context, product_facts
 from app.resolvers.projection import (
     Confidence,
     ElasticityChoice,
@@ -54,11 +55,6 @@ def psychological(cents: float) -> int:
     if cents < 1000:
         return round(cents)
     return round(cents / 100) * 100 - 1
-
-
-def add_months(start: date, months: int) -> date:
-    years, month = divmod(start.month - 1 + months, 12)
-    return date(start.year + years, month + 1, 1)
 
 
 @dataclass(frozen=True)
@@ -205,8 +201,6 @@ async def start_recommendation(
     ctx: ResolverCtx, product_id: str, segment_id: str, prompt: str
 ) -> OrchestrationRun:
     """A pricing analysis run limited to one segment's recommendation and forecast."""
-    from app.resolvers.run import start  # run -> workflows -> this module
-
     product = await ctx.scope.require(Product, product_id)
     segment = await ctx.scope.require(CustomerSegment, segment_id)
     if segment.product_id != product.id:
@@ -218,7 +212,7 @@ async def start_recommendation(
         "includeForecasting": True,
     }
     await ai.admit_ai(ctx)
-    return await start(ctx, WorkflowType.PRICING_ANALYSIS, str(product.id), parameters)
+    return await runs.start(ctx, PRICING_ANALYSIS_RUN, str(product.id), parameters)
 
 
 async def recommend(

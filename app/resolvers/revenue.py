@@ -10,6 +10,9 @@ from typing import Any
 from app.errors import Conflict, FieldIssue, ValidationFailed
 from app.models import CustomerSegment, PricingPlan, Product, RevenuePoint, RevenueSeries
 from app.models.base import TenantScope, parse_id
+from app.models.run import OrchestrationRun, WorkflowType
+from app.resolvers import run as runs
+from app.resolvers.alert import admit_forecast, refresh_forecast
 from app.resolvers.ctx import ResolverCtx
 
 CURRENCY_CODES = {"USD", "EUR", "GBP", "JPY", "CHF", "CAD", "AUD", "SEK", "NOK", "DKK", "INR"}
@@ -87,8 +90,6 @@ async def upsert_series(
     existing = await ctx.scope.find(RevenueSeries, key).first_or_none()
     if existing is not None and existing.currency != currency:
         raise ValidationFailed.single("input.currency", f"this series is in {existing.currency}")
-    from app.resolvers.alert import admit_forecast, refresh_forecast  # alert -> workflows -> …
-
     # The forecast that follows is charged before anything is written: a spent quota
     # refuses the whole contribution instead of storing it unforecast.
     forecast = await admit_forecast(ctx, str(product.id))
@@ -272,3 +273,32 @@ def series_filter(
     """The filter of a contributions query."""
     given = {"product_id": product_id, "segment_id": segment_id, "plan_id": plan_id}
     return {field: parse_id(value) for field, value in given.items() if value is not None}
+
+
+# --- contributions derived from the customer records (app/workflows/revenue_from_customers)
+
+DEFAULT_MONTHS = 24
+MAX_MONTHS = 120
+
+
+def check_months(months: object, path: str) -> None:
+    if type(months) is not int or not 1 <= months <= MAX_MONTHS:
+        raise ValidationFailed.single(path, f"must be a whole number from 1 to {MAX_MONTHS}")
+
+
+def validate_derive_parameters(parameters: dict[str, Any]) -> None:
+    check_months(parameters.get("months", DEFAULT_MONTHS), "input.parameters.months")
+
+
+DERIVE_RUN = runs.WorkflowSpec(
+    "revenue_from_customers",
+    WorkflowType.DATA_SYNC,
+    "Derive revenue contributions from the customer records",
+    validate_derive_parameters,
+)
+
+
+async def derive_from_customers(ctx: ResolverCtx, product_id: str, months: int) -> OrchestrationRun:
+    """Start the run that derives the last `months` complete months from the customers."""
+    check_months(months, "months")
+    return await runs.start(ctx, DERIVE_RUN, product_id, {"months": months})

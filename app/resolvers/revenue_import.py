@@ -28,9 +28,9 @@ from typing import Any
 
 from app.models import CustomerSegment, PricingPlan
 from app.resolvers.revenue import CURRENCY_CODES, PointInput
-from app.resolvers.upload import Lookup, RowError, check_header, parse_cells
+from app.resolvers.upload import Lookup, RowError, check_header, import_spec, parse_cells
 
-WORKFLOW_NAME = "revenue_import"
+IMPORT_RUN = import_spec("revenue_import", "Import revenue contributions from a CSV upload")
 COLUMNS = ("plan", "segment", "period", "revenue_cents", "active_subscriptions", "currency")
 MAX_AMOUNT = 10**13  # far above any real month, far below MongoDB's 64-bit integers
 MONTH = re.compile(r"(\d{4})-(\d{2})")

@@ -22,8 +22,9 @@ from app.models import (
     SegmentPlanLink,
     TenantScope,
 )
-from app.models.base import utcnow
+from app.models.base import parse_id, utcnow
 from app.models.run import WorkflowType
+from app.resolvers import run as runs
 from app.resolvers import version
 from app.resolvers.ctx import ResolverCtx
 from app.resolvers.product import DESCRIPTION_MAX, NAME_MAX
@@ -191,18 +192,41 @@ def segment_fields(fields: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+MAX_THROTTLE = 60.0
+MAX_GROWTH_DAYS = 3660
+
+
+def validate_metrics_parameters(parameters: dict[str, Any]) -> None:
+    ids = parameters.get("segmentIds", [])
+    if not isinstance(ids, list) or not all(isinstance(i, str) and parse_id(i) for i in ids):
+        raise ValidationFailed.single("input.parameters.segmentIds", "must be a list of ids")
+    throttle = parameters.get("throttleSeconds", 0)
+    if not isinstance(throttle, int | float) or not 0 <= throttle <= MAX_THROTTLE:
+        raise ValidationFailed.single(
+            "input.parameters.throttleSeconds", f"must be a number from 0 to {MAX_THROTTLE}"
+        )
+    days = parameters.get("growthPeriodDays")
+    if days is not None and not (type(days) is int and 1 <= days <= MAX_GROWTH_DAYS):
+        raise ValidationFailed.single(
+            "input.parameters.growthPeriodDays",
+            f"must be a whole number from 1 to {MAX_GROWTH_DAYS}",
+        )
+
+
+METRICS_RUN = runs.WorkflowSpec(
+    "segment_metrics",
+    WorkflowType.CUSTOMER_SEGMENTATION,
+    "Recompute every segment's metrics from the customer records",
+    validate_metrics_parameters,
+)
+
+
 async def _recompute(ctx: ResolverCtx, segment: CustomerSegment) -> None:
     """Metrics follow the filter through the segment_metrics run; if the tenant's quota is
     spent the segment stands and its metrics wait for the next recomputation."""
-    from app.resolvers.run import start  # run -> workflows -> this module
-
     try:
-        await start(
-            ctx,
-            WorkflowType.CUSTOMER_SEGMENTATION,
-            str(segment.product_id),
-            {"segmentIds": [str(segment.id)]},
-            workflow="segment_metrics",
+        await runs.start(
+            ctx, METRICS_RUN, str(segment.product_id), {"segmentIds": [str(segment.id)]}
         )
     except RateLimited as error:
         log.warning("metrics of segment %s not recomputed: %s", segment.id, error.message)

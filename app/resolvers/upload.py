@@ -19,11 +19,12 @@ from beanie import PydanticObjectId
 
 from app.errors import ValidationFailed
 from app.models import Product, UploadChunk
-from app.models.base import TenantScope
+from app.models.base import TenantScope, parse_id
 from app.models.run import OrchestrationRun, WorkflowType
-from app.models.upload import CHUNK_BYTES
+from app.models.upload import CHUNK_BYTES, drop_upload
 from app.ratelimit import limits_for
 from app.resolvers.ctx import ResolverCtx
+from app.resolvers.run import WorkflowSpec, start
 
 MAX_REPORTED_ERRORS = 1000
 TEXT_MAX = 200  # characters of a cell
@@ -46,24 +47,33 @@ class RowError:
     message: str
 
 
+def validate_import_parameters(parameters: dict[str, Any]) -> None:
+    if parameters.get("mode") not in {m.value for m in ImportMode}:
+        raise ValidationFailed.single("input.parameters.mode", "keep_valid or all_or_nothing")
+    if not parse_id(str(parameters.get("uploadId", ""))):
+        raise ValidationFailed.single("input.parameters.uploadId", "must be an upload id")
+
+
+def import_spec(name: str, description: str) -> WorkflowSpec:
+    """The run of a CSV import (its steps: app/workflows/csv_import.py)."""
+    return WorkflowSpec(name, WorkflowType.DATA_SYNC, description, validate_import_parameters)
+
+
 async def start_import(
     ctx: ResolverCtx,
-    workflow: str,
+    spec: WorkflowSpec,
     product_id: str,
     read: Callable[[int], Awaitable[bytes]],
     mode: ImportMode,
 ) -> OrchestrationRun:
-    """Store the upload in chunks (within the tier's upload limit), then start the run."""
-    from app.resolvers.run import start  # run -> workflows -> this module
-
+    """Store the upload in chunks (within the tier's upload limit), then start the run,
+    which drops the upload when it ends (run.release)."""
     product = await ctx.scope.require(Product, product_id)
     upload_id = PydanticObjectId()
     try:
         size = await _store(ctx, upload_id, read)
         parameters = {"uploadId": str(upload_id), "mode": mode.value, "bytes": size}
-        return await start(
-            ctx, WorkflowType.DATA_SYNC, str(product.id), parameters, workflow=workflow
-        )
+        return await start(ctx, spec, str(product.id), parameters)
     except BaseException:
         await drop_upload(ctx.scope, upload_id)
         raise
@@ -84,10 +94,6 @@ async def _store(
     if size == 0:
         raise ValidationFailed.single("file", "is empty")
     return size
-
-
-async def drop_upload(scope: TenantScope, upload_id: Any) -> None:
-    await UploadChunk.get_pymongo_collection().delete_many(scope.filter({"upload_id": upload_id}))
 
 
 async def records(scope: TenantScope, upload_id: Any) -> AsyncIterator[list[str]]:

@@ -13,13 +13,13 @@ from app.models.alert import Alert as AlertModel
 from app.models.alert import AlertKind, AlertSeverity, AlertStatus
 from app.models.identity import Role
 from app.resolvers import alert as use_case
+from app.resolvers.alert import ALERT_TOPIC
 from app.schema.context import Info
 from app.schema.errors import ConflictError, NotFoundError, RateLimitedError, ValidationError
 from app.schema.fields import mutation, query, subscription
 from app.schema.pagination import Connection, paginate
 from app.schema.run import Run
 from app.schema.streams import stream
-from app.workflows.revenue_forecast import ALERT_TOPIC
 
 
 @strawberry.type

@@ -11,7 +11,7 @@ from strawberry.scalars import JSON
 
 from app import models
 from app.resolvers import customer as use_case
-from app.resolvers.customer_import import OPTIONAL, REQUIRED, WORKFLOW_NAME
+from app.resolvers.customer_import import IMPORT_RUN, OPTIONAL, REQUIRED
 from app.schema.context import Info
 from app.schema.fields import query
 from app.schema.money import Cents
@@ -104,7 +104,7 @@ class CustomerQuery:
 @strawberry.type
 class CustomerMutation:
     import_customers = import_mutation(
-        WORKFLOW_NAME,
+        IMPORT_RUN,
         "Import customers from a CSV file (multipart upload) as a run: its `validate` step "
         "reports row errors, `write` the rows written; metrics follow. " + IMPORT_COLUMNS,
     )

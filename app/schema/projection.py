@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import numpy as np
 import strawberry
 
+from app.analytics.calendar import add_months
 from app.analytics.projection import MoveProjection, Projection
 from app.resolvers import projection as use_case
 from app.resolvers.projection import BaseSource, Confidence, ElasticitySource
@@ -15,7 +16,6 @@ from app.schema.context import Info
 from app.schema.fields import query
 from app.schema.money import Cents
 from app.schema.revenue import ChartPoint, MoneyPoint, cents
-from app.workflows.revenue_forecast import add_months
 
 
 @strawberry.type(description="Gross margin, ARPU, churn, LTV and CAC payback of a plan.")

@@ -12,10 +12,8 @@ import strawberry
 
 from app import models
 from app.models.revenue import ForecastPoint
-from app.models.run import WorkflowType
 from app.resolvers import revenue as use_case
-from app.resolvers import run as runs
-from app.resolvers.revenue_import import WORKFLOW_NAME as IMPORT_WORKFLOW
+from app.resolvers.revenue_import import IMPORT_RUN
 from app.schema.context import Info
 from app.schema.errors import NotFoundError, RateLimitedError, ValidationError
 from app.schema.fields import mutation, query, subscription
@@ -23,7 +21,6 @@ from app.schema.money import Cents
 from app.schema.pagination import Connection, paginate
 from app.schema.run import Run, StartRunResult
 from app.schema.upload import import_mutation
-from app.workflows import revenue_from_customers as derived
 
 
 def cents(amount: float) -> int:
@@ -289,18 +286,14 @@ class RevenueMutation:
         info: Info,
         product_id: strawberry.ID,
         months: Annotated[
-            int, strawberry.argument(description=f"1 to {derived.MAX_MONTHS}.")
-        ] = derived.DEFAULT_MONTHS,
+            int, strawberry.argument(description=f"1 to {use_case.MAX_MONTHS}.")
+        ] = use_case.DEFAULT_MONTHS,
     ) -> StartRunResult:
-        derived.check_months(months, "months")
-        ctx = info.context.ctx
-        doc = await runs.start(
-            ctx, WorkflowType.DATA_SYNC, product_id, {"months": months}, derived.NAME
-        )
+        doc = await use_case.derive_from_customers(info.context.ctx, product_id, months)
         return Run.from_model(doc)
 
     import_revenue = import_mutation(
-        IMPORT_WORKFLOW,
+        IMPORT_RUN,
         "Import contributions from a CSV file (multipart upload; columns plan, segment, "
         "period, revenue_cents, active_subscriptions, currency) as a run: its `validate` step "
         "reports row errors, `write` what was stored; forecasts follow.",

@@ -14,10 +14,12 @@ from app.models import run as models
 from app.models.identity import Role
 from app.models.run import LogLevel, RunStatus, StepStatus, WorkflowType
 from app.resolvers import run as use_case
+from app.resolvers.segment import METRICS_RUN
 from app.schema.context import Info
 from app.schema.errors import ConflictError, NotFoundError, RateLimitedError, ValidationError
 from app.schema.fields import mutation, query, subscription
 from app.schema.pagination import Connection, paginate
+from app.workflows.registry import workflow_for
 
 
 @strawberry.type(description="One step of a run (the seed's OrchestrationResult).")
@@ -211,13 +213,9 @@ class RunMutation:
         self, info: Info, input: StartOrchestrationInput
     ) -> StartRunResult:
         parameters: dict[str, Any] = input.parameters if isinstance(input.parameters, dict) else {}
+        spec = workflow_for(input.workflow_type, input.workflow).spec
         doc = await use_case.start(
-            info.context.ctx,
-            input.workflow_type,
-            input.product_id,
-            parameters,
-            input.workflow,
-            input.timeout_seconds,
+            info.context.ctx, spec, input.product_id, parameters, input.timeout_seconds
         )
         return Run.from_model(doc)
 
@@ -232,9 +230,7 @@ class RunMutation:
         ] = None,
     ) -> StartRunResult:
         parameters = {} if growth_period_days is None else {"growthPeriodDays": growth_period_days}
-        doc = await use_case.start(
-            info.context.ctx, models.WorkflowType.CUSTOMER_SEGMENTATION, product_id, parameters
-        )
+        doc = await use_case.start(info.context.ctx, METRICS_RUN, product_id, parameters)
         return Run.from_model(doc)
 
     @mutation(Role.ANALYST)

@@ -12,6 +12,7 @@ from strawberry.file_uploads import Upload
 
 from app.errors import ValidationFailed
 from app.resolvers import upload as use_case
+from app.resolvers.run import WorkflowSpec
 from app.schema.context import Info
 from app.schema.fields import mutation
 from app.schema.run import Run, StartRunResult
@@ -23,8 +24,8 @@ class ImportMode(Enum):
     ALL_OR_NOTHING = "all_or_nothing"
 
 
-def import_mutation(workflow: str, description: str) -> Any:
-    """A root mutation that starts `workflow` on an uploaded CSV file."""
+def import_mutation(spec: WorkflowSpec, description: str) -> Any:
+    """A root mutation that starts the import run `spec` on an uploaded CSV file."""
 
     async def start_import(
         self: Any,
@@ -37,7 +38,7 @@ def import_mutation(workflow: str, description: str) -> Any:
             raise ValidationFailed.single("file", "must be a file part of a multipart request")
         try:
             run = await use_case.start_import(
-                info.context.ctx, workflow, product_id, file.read, use_case.ImportMode(mode.value)
+                info.context.ctx, spec, product_id, file.read, use_case.ImportMode(mode.value)
             )
         finally:
             await file.close()  # the spooled temporary file, now copied into MongoDB

@@ -1,19 +1,4 @@
-"""The workflows the run engine knows; importing this package registers them."""
+"""The runs' workflows: ordered, checkpointed steps over the use cases (app/resolvers/).
 
-from app.workflows import (
-    customer_import,
-    pricing_analysis,
-    revenue_forecast,
-    revenue_from_customers,
-    revenue_import,
-    segment_metrics,
-)
-
-__all__ = [
-    "customer_import",
-    "pricing_analysis",
-    "revenue_forecast",
-    "revenue_from_customers",
-    "revenue_import",
-    "segment_metrics",
-]
+`base.py` says what a workflow is, `registry.py` lists them; app/jobs/engine.py runs them.
+"""

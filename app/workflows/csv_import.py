@@ -2,7 +2,7 @@
 `write` writes the valid rows, then the import's own follow-up steps run. A file that
 cannot be imported (its header is wrong, a record does not end, or a row is invalid in
 ALL_OR_NOTHING mode) fails the run at `validate`, with the errors in its output and log.
-However the run ends, the upload is dropped.
+However the run ends, the upload is dropped (app/resolvers/run.py's `release`).
 
 An import brings its rows (parsed and checked, streamed from the upload) and its writer.
 Each step can run again after a crash, so a writer must first undo or overwrite what an
@@ -15,19 +15,18 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
-from app.errors import ValidationFailed
-from app.jobs.engine import StepContext, StepFunction, StepRefused, Workflow, register
 from app.models.base import parse_id
-from app.models.run import LogLevel, OrchestrationRun, RunStep, WorkflowType
+from app.models.run import LogLevel, OrchestrationRun, RunStep
 from app.resolvers.ctx import ResolverCtx
+from app.resolvers.run import WorkflowSpec
 from app.resolvers.upload import (
     MAX_REPORTED_ERRORS,
     ImportMode,
     RowError,
     UnreadableFile,
-    drop_upload,
     records,
 )
+from app.workflows.base import StepContext, StepFunction, StepRefused, Workflow
 
 PROGRESS_EVERY = 20_000  # rows between two progress lines of the validate step
 LOGGED_ERRORS = 20  # row errors also written to the log; all reported ones are in the output
@@ -66,17 +65,6 @@ async def progress(step: StepContext, message: str) -> None:
     await step.checkpoint()
 
 
-def validate_parameters(parameters: dict[str, Any]) -> None:
-    if parameters.get("mode") not in {m.value for m in ImportMode}:
-        raise ValidationFailed.single("input.parameters.mode", "keep_valid or all_or_nothing")
-    if not parse_id(str(parameters.get("uploadId", ""))):
-        raise ValidationFailed.single("input.parameters.uploadId", "must be an upload id")
-
-
-async def drop_upload_of(ctx: ResolverCtx, run: OrchestrationRun) -> None:
-    await drop_upload(ctx.scope, upload_id(run))
-
-
 def row_line(error: dict[str, Any]) -> str:
     where = f"row {error['row']}" + (f", {error['column']}" if error["column"] else "")
     return f"{where}: {error['message']}"
@@ -84,8 +72,7 @@ def row_line(error: dict[str, Any]) -> str:
 
 @dataclass(frozen=True)
 class CsvImport(Generic[T]):
-    name: str
-    description: str
+    spec: WorkflowSpec
     rows: Callable[[StepContext], Rows[T]]  # every data row, parsed and checked
     write: Callable[[StepContext, AsyncIterator[T]], Awaitable[dict[str, Any]]]  # valid rows
     then: dict[str, StepFunction] = field(default_factory=dict)  # steps after `write`
@@ -134,14 +121,4 @@ class CsvImport(Generic[T]):
         async def plan(ctx: ResolverCtx, run: OrchestrationRun) -> list[RunStep]:
             return [RunStep(name=kind, kind=kind, order=i) for i, kind in enumerate(steps)]
 
-        return register(
-            Workflow(
-                name=self.name,
-                type=WorkflowType.DATA_SYNC,
-                description=self.description,
-                plan=plan,
-                steps=steps,
-                validate=validate_parameters,
-                finish=drop_upload_of,
-            )
-        )
+        return Workflow(spec=self.spec, plan=plan, steps=steps)

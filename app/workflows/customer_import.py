@@ -9,13 +9,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-from app.jobs.engine import StepContext
 from app.models import Customer, CustomerSegment, PricingPlan
 from app.models.base import ENCODER, utcnow
 from app.models.run import LogLevel
-from app.resolvers.customer_import import WORKFLOW_NAME, RowParser, header
+from app.resolvers.customer_import import IMPORT_RUN, RowParser, header
 from app.resolvers.segment import refresh_metrics
 from app.resolvers.upload import RowError
+from app.workflows.base import StepContext
 from app.workflows.csv_import import CsvImport, Rows, parsed_rows, progress
 
 BATCH = 5000
@@ -94,8 +94,7 @@ async def metrics_step(step: StepContext) -> dict[str, Any]:
 
 
 WORKFLOW = CsvImport(
-    name=WORKFLOW_NAME,
-    description="Import customers from a CSV upload",
+    spec=IMPORT_RUN,
     rows=rows,
     write=write,
     then={"metrics": metrics_step},

@@ -16,37 +16,16 @@ from typing import Any
 
 from app.ai.provider import AiFailure, ProviderBusy
 from app.errors import ValidationFailed
-from app.jobs.engine import StepContext, StepRefused, TransientError, Workflow, register
 from app.models import CustomerSegment, PricingPlan, Product
 from app.models.base import parse_id
 from app.models.diagnosis import GapDiagnosis
 from app.models.recommendation import PricingRecommendation
-from app.models.run import LogLevel, OrchestrationRun, RunStep, WorkflowType
+from app.models.run import LogLevel, OrchestrationRun, RunStep
 from app.resolvers.ctx import ResolverCtx
-from app.resolvers.diagnosis import diagnose, product_facts
+from app.resolvers.diagnosis import DEPTHS, PRICING_ANALYSIS_RUN, diagnose, product_facts
 from app.resolvers.documentation import search, sync_documentation
 from app.resolvers.recommendation import recommend
-
-DEPTHS = {"quick": 3, "standard": 5, "comprehensive": 8}  # documentation chunks per target
-
-
-def validate(parameters: dict[str, Any]) -> None:
-    for key in ("planIds", "segmentIds"):
-        ids = parameters.get(key)
-        if ids is not None and not (
-            isinstance(ids, list) and all(isinstance(i, str) and parse_id(i) for i in ids)
-        ):
-            raise ValidationFailed.single(f"input.parameters.{key}", "must be a list of ids")
-    depth = parameters.get("analysisDepth", "standard")
-    if depth not in DEPTHS:
-        raise ValidationFailed.single(
-            "input.parameters.analysisDepth", f"one of {', '.join(DEPTHS)}"
-        )
-    if not isinstance(parameters.get("includeForecasting", True), bool):
-        raise ValidationFailed.single("input.parameters.includeForecasting", "must be a boolean")
-    for key in ("context", "prompt"):
-        if not isinstance(parameters.get(key, ""), str):
-            raise ValidationFailed.single(f"input.parameters.{key}", "must be a string")
+from app.workflows.base import StepContext, StepRefused, TransientError, Workflow
 
 
 def _chosen(parameters: dict[str, Any], key: str) -> dict[str, Any] | None:
@@ -227,19 +206,14 @@ async def forecast_step(step: StepContext) -> dict[str, Any]:
     return {"months": series, "revenueChangeCents": change}
 
 
-WORKFLOW = register(
-    Workflow(
-        name="pricing_analysis",
-        type=WorkflowType.PRICING_ANALYSIS,
-        description="AI pricing analysis: diagnose plans, recommend per segment, forecast",
-        plan=plan,
-        steps={
-            "gather": gather_step,
-            "retrieve": retrieve_step,
-            "diagnose": diagnose_step,
-            "recommend": recommend_step,
-            "forecast": forecast_step,
-        },
-        validate=validate,
-    )
+WORKFLOW = Workflow(
+    spec=PRICING_ANALYSIS_RUN,
+    plan=plan,
+    steps={
+        "gather": gather_step,
+        "retrieve": retrieve_step,
+        "diagnose": diagnose_step,
+        "recommend": recommend_step,
+        "forecast": forecast_step,
+    },
 )

@@ -22,26 +22,20 @@ from app.analytics.anomaly import (
     revenue_per_subscription_anomalies,
     subscription_churn_spikes,
 )
+from app.analytics.calendar import add_months
 from app.analytics.forecast import ForecastResult, forecast_many
-from app.errors import ValidationFailed
-from app.jobs.engine import StepContext, Workflow, register
 from app.models.alert import Alert, AlertKind
 from app.models.base import utcnow
 from app.models.revenue import ForecastPoint, RevenueSeries, SeriesForecast
-from app.models.run import LogLevel, OrchestrationRun, RunStep, WorkflowType
+from app.models.run import LogLevel, OrchestrationRun, RunStep
+from app.resolvers.alert import ALERT_TOPIC, FORECAST_RUN, event_data
 from app.resolvers.ctx import ResolverCtx
 from app.resolvers.revenue import FORECASTS_CHANGED, revenue_changed
+from app.workflows.base import StepContext, Workflow
 
 BATCH = 200
 LEVEL = 95.0
-ALERT_TOPIC = "alerts"
 RECENT_MONTHS = 3  # alerts look at the newest months only; older ones were seen before
-
-
-def validate(parameters: dict[str, Any]) -> None:
-    horizon = parameters.get("horizon", 12)
-    if not isinstance(horizon, int) or not 1 <= horizon <= 36:
-        raise ValidationFailed.single("input.parameters.horizon", "must be a whole number 1 to 36")
 
 
 async def plan(ctx: ResolverCtx, run: OrchestrationRun) -> list[RunStep]:
@@ -67,11 +61,6 @@ async def plan(ctx: ResolverCtx, run: OrchestrationRun) -> list[RunStep]:
 async def load(ctx: ResolverCtx, ids: list[str]) -> list[RevenueSeries]:
     oids = [ObjectId(i) for i in ids]
     return await ctx.scope.find(RevenueSeries, {"_id": {"$in": oids}}).sort("_id").to_list()
-
-
-def add_months(start: date, months: int) -> date:
-    years, month = divmod(start.month - 1 + months, 12)
-    return date(start.year + years, month + 1, 1)
 
 
 def chart(result: ForecastResult, last: date) -> list[ForecastPoint]:
@@ -198,17 +187,8 @@ async def raise_alerts(
     return raised
 
 
-def event_data(alert: Alert) -> dict[str, Any]:
-    return {"alertId": str(alert.id), "kind": alert.kind.value}
-
-
-WORKFLOW = register(
-    Workflow(
-        name="revenue_forecast",
-        type=WorkflowType.REVENUE_FORECAST,
-        description="Forecast revenue and subscriptions, and raise anomaly alerts",
-        plan=plan,
-        steps={"forecast": forecast_step, "alerts": alerts_step},
-        validate=validate,
-    )
+WORKFLOW = Workflow(
+    spec=FORECAST_RUN,
+    plan=plan,
+    steps={"forecast": forecast_step, "alerts": alerts_step},
 )

@@ -16,27 +16,15 @@ from typing import Any
 
 import numpy as np
 
-from app.errors import ValidationFailed
-from app.jobs.engine import StepContext, Workflow, register
 from app.models import Customer, CustomerSegment, PricingPlan, RevenueSeries
 from app.models.revenue import RevenuePoint
-from app.models.run import LogLevel, OrchestrationRun, RunStep, WorkflowType
+from app.models.run import LogLevel, OrchestrationRun, RunStep
+from app.resolvers.alert import forecast_after_change
 from app.resolvers.ctx import ResolverCtx
-from app.resolvers.revenue import save_months
+from app.resolvers.revenue import DEFAULT_MONTHS, DERIVE_RUN, save_months
+from app.workflows.base import StepContext, Workflow
 
-NAME = "revenue_from_customers"
-DEFAULT_MONTHS = 24
-MAX_MONTHS = 120
 FIELDS = {"plan_id": 1, "signup_at": 1, "churned_at": 1, "monthly_revenue_cents": 1, "_id": 0}
-
-
-def check_months(months: object, path: str) -> None:
-    if type(months) is not int or not 1 <= months <= MAX_MONTHS:
-        raise ValidationFailed.single(path, f"must be a whole number from 1 to {MAX_MONTHS}")
-
-
-def validate(parameters: dict[str, Any]) -> None:
-    check_months(parameters.get("months", DEFAULT_MONTHS), "input.parameters.months")
 
 
 async def plan(ctx: ResolverCtx, run: OrchestrationRun) -> list[RunStep]:
@@ -117,21 +105,14 @@ async def segment_step(step: StepContext) -> dict[str, Any]:
 
 
 async def forecast_step(step: StepContext) -> dict[str, Any]:
-    from app.resolvers.alert import forecast_after_change  # alert -> workflows -> this module
-
     stored = sum(output.get("contributions", 0) for output in step.outputs.values())
     if stored:
         await forecast_after_change(step.ctx, str(step.run.product_id))
     return {"contributions": stored, "refreshed": bool(stored)}
 
 
-WORKFLOW = register(
-    Workflow(
-        name=NAME,
-        type=WorkflowType.DATA_SYNC,
-        description="Derive revenue contributions from the customer records",
-        plan=plan,
-        steps={"segment": segment_step, "forecast": forecast_step},
-        validate=validate,
-    )
+WORKFLOW = Workflow(
+    spec=DERIVE_RUN,
+    plan=plan,
+    steps={"segment": segment_step, "forecast": forecast_step},
 )

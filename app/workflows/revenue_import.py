@@ -11,12 +11,13 @@ from collections import defaultdict
 from collections.abc import AsyncIterator
 from typing import Any
 
-from app.jobs.engine import StepContext
 from app.models import CustomerSegment, PricingPlan, RevenueSeries
 from app.models.base import TenantScope
 from app.models.run import LogLevel
+from app.resolvers.alert import forecast_after_change
 from app.resolvers.revenue import MonthTotals, save_months
-from app.resolvers.revenue_import import WORKFLOW_NAME, RevenueRow, RowParser, header
+from app.resolvers.revenue_import import IMPORT_RUN, RevenueRow, RowParser, header
+from app.workflows.base import StepContext
 from app.workflows.csv_import import CsvImport, Rows, parsed_rows, progress
 
 SERIES_PER_PROGRESS = 200
@@ -64,8 +65,6 @@ async def write(step: StepContext, valid: AsyncIterator[RevenueRow]) -> dict[str
 
 
 async def forecast_step(step: StepContext) -> dict[str, Any]:
-    from app.resolvers.alert import forecast_after_change  # alert -> workflows -> this module
-
     if not step.outputs["write"]["written"]:
         return {"refreshed": False}
     await forecast_after_change(step.ctx, str(step.run.product_id))
@@ -73,8 +72,7 @@ async def forecast_step(step: StepContext) -> dict[str, Any]:
 
 
 WORKFLOW = CsvImport(
-    name=WORKFLOW_NAME,
-    description="Import revenue contributions from a CSV upload",
+    spec=IMPORT_RUN,
     rows=rows,
     write=write,
     then={"forecast": forecast_step},

@@ -5,33 +5,12 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from app.errors import ValidationFailed
-from app.jobs.engine import StepContext, Workflow, register
 from app.models import CustomerSegment, Product
 from app.models.base import parse_id
-from app.models.run import LogLevel, OrchestrationRun, RunStep, WorkflowType
+from app.models.run import LogLevel, OrchestrationRun, RunStep
 from app.resolvers.ctx import ResolverCtx
-from app.resolvers.segment import refresh_metrics
-
-MAX_THROTTLE = 60.0
-MAX_GROWTH_DAYS = 3660
-
-
-def validate(parameters: dict[str, Any]) -> None:
-    ids = parameters.get("segmentIds", [])
-    if not isinstance(ids, list) or not all(isinstance(i, str) and parse_id(i) for i in ids):
-        raise ValidationFailed.single("input.parameters.segmentIds", "must be a list of ids")
-    throttle = parameters.get("throttleSeconds", 0)
-    if not isinstance(throttle, int | float) or not 0 <= throttle <= MAX_THROTTLE:
-        raise ValidationFailed.single(
-            "input.parameters.throttleSeconds", f"must be a number from 0 to {MAX_THROTTLE}"
-        )
-    days = parameters.get("growthPeriodDays")
-    if days is not None and not (type(days) is int and 1 <= days <= MAX_GROWTH_DAYS):
-        raise ValidationFailed.single(
-            "input.parameters.growthPeriodDays",
-            f"must be a whole number from 1 to {MAX_GROWTH_DAYS}",
-        )
+from app.resolvers.segment import METRICS_RUN, refresh_metrics
+from app.workflows.base import StepContext, Workflow
 
 
 async def plan(ctx: ResolverCtx, run: OrchestrationRun) -> list[RunStep]:
@@ -70,13 +49,8 @@ async def summary_step(step: StepContext) -> dict[str, Any]:
     return {"segments": len(step.outputs), "customers": total}
 
 
-WORKFLOW = register(
-    Workflow(
-        name="segment_metrics",
-        type=WorkflowType.CUSTOMER_SEGMENTATION,
-        description="Recompute every segment's metrics from the customer records",
-        plan=plan,
-        steps={"segment": segment_step, "summary": summary_step},
-        validate=validate,
-    )
+WORKFLOW = Workflow(
+    spec=METRICS_RUN,
+    plan=plan,
+    steps={"segment": segment_step, "summary": summary_step},
 )

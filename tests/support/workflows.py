@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from app.jobs.engine import StepContext, TransientError, Workflow, register
 from app.models.run import LogLevel, OrchestrationRun, RunStep, WorkflowType
 from app.resolvers.ctx import ResolverCtx
+from app.resolvers.run import WorkflowSpec
+from app.workflows.base import StepContext, TransientError, Workflow
+from app.workflows.registry import WORKFLOWS
 
 
 async def plan(ctx: ResolverCtx, run: OrchestrationRun) -> list[RunStep]:
@@ -28,9 +30,11 @@ async def flaky(step: StepContext) -> dict[str, Any]:
     raise TransientError("provider answered 503")
 
 
-SLOW = register(
-    Workflow("test_slow", WorkflowType.DATA_SYNC, "Slow test work", plan, {"work": slow})
+SLOW = Workflow(
+    WorkflowSpec("test_slow", WorkflowType.DATA_SYNC, "Slow test work"), plan, {"work": slow}
 )
-FLAKY = register(
-    Workflow("test_flaky", WorkflowType.DATA_SYNC, "Flaky test work", plan, {"work": flaky}, 2)
+FLAKY = Workflow(
+    WorkflowSpec("test_flaky", WorkflowType.DATA_SYNC, "Flaky test work"), plan, {"work": flaky}, 2
 )
+# Registered beside the product's workflows, for this process's engine only.
+WORKFLOWS.update({SLOW.name: SLOW, FLAKY.name: FLAKY})
