@@ -77,3 +77,19 @@ async def test_fragment_cycle_is_reported_not_followed(client: GraphQLClient):
     assert [e["message"] for e in body["errors"]] == [
         "Cannot spread fragment 'A' within itself via 'B'."
     ]
+
+
+async def test_a_document_over_the_token_limit_is_refused_every_time(settings: Settings):
+    schema = build_schema(settings.model_copy(update={"max_tokens": 100}))
+    document = "{ " + " ".join(["__typename"] * 120) + " }"
+    for _ in range(2):  # the second time from the document cache
+        result = await schema.execute(document)
+        assert result.data is None and result.errors
+        assert "more than 100 tokens" in result.errors[0].message
+
+
+async def test_a_cached_invalid_document_reports_its_errors_every_time(client: GraphQLClient):
+    for _ in range(2):
+        body = await client.execute("{ me { noSuchField } }")
+        assert "data" not in body
+        assert body["errors"][0]["message"].startswith("Cannot query field 'noSuchField'")
