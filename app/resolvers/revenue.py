@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
+from app.bus import Event
 from app.errors import Conflict, FieldIssue, ValidationFailed
 from app.models import CustomerSegment, PricingPlan, Product, RevenuePoint, RevenueSeries
 from app.models.base import TenantScope, parse_id
@@ -132,6 +134,13 @@ async def save_months(
 
 CONTRIBUTIONS_CHANGED = "contributionsChanged"
 FORECASTS_CHANGED = "forecastsChanged"
+
+
+def follow_product(
+    ctx: ResolverCtx, product_id: str, since: str | None
+) -> AsyncGenerator[Event, None]:
+    """The product's revenue events (CONTRIBUTIONS_CHANGED, FORECASTS_CHANGED)."""
+    return ctx.follow(TOPIC, since, lambda event: event.data.get("productId") == str(product_id))
 
 
 async def revenue_changed(ctx: ResolverCtx, change: str, series: list[RevenueSeries]) -> None:

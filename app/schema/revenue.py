@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import AsyncGenerator, Callable
-from contextlib import aclosing
 from enum import Enum
 from typing import Annotated, Any
 
 import strawberry
 
 from app import models
+from app.bus import Event
 from app.models.revenue import ForecastPoint
 from app.resolvers import revenue as use_case
 from app.resolvers.revenue_import import IMPORT_RUN
@@ -20,6 +20,7 @@ from app.schema.fields import mutation, query, subscription
 from app.schema.money import Cents
 from app.schema.pagination import Connection, paginate
 from app.schema.run import Run, StartRunResult
+from app.schema.streams import stream
 from app.schema.upload import import_mutation
 
 
@@ -232,6 +233,15 @@ class RevenueUpdate:
     contribution_ids: list[strawberry.ID]
     cursor: str
 
+    @classmethod
+    def from_event(cls, event: Event) -> RevenueUpdate:
+        return cls(
+            change=RevenueChange(event.type),
+            product_id=strawberry.ID(event.data["productId"]),
+            contribution_ids=[strawberry.ID(i) for i in event.data["seriesIds"]],
+            cursor=event.id,
+        )
+
 
 @strawberry.type
 class RevenueSubscription:
@@ -239,21 +249,11 @@ class RevenueSubscription:
         description="Contributions of the product stored (upsert, import, derivation) or "
         "forecast again (the seeds' revenue_data_updated); with `since`, those missed first."
     )
-    async def revenue_updated(
+    def revenue_updated(
         self, info: Info, product_id: strawberry.ID, since: str | None = None
     ) -> AsyncGenerator[RevenueUpdate, None]:
-        ctx = info.context.ctx
-        events = ctx.services.bus.subscribe(ctx.tenant_id, use_case.TOPIC, since)
-        async with aclosing(events):
-            async for event in events:
-                if event.data.get("productId") != str(product_id):
-                    continue
-                yield RevenueUpdate(
-                    change=RevenueChange(event.type),
-                    product_id=strawberry.ID(event.data["productId"]),
-                    contribution_ids=[strawberry.ID(i) for i in event.data["seriesIds"]],
-                    cursor=event.id,
-                )
+        events = use_case.follow_product(info.context.ctx, product_id, since)
+        return stream(events, RevenueUpdate.from_event)
 
 
 @strawberry.type

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
-from contextlib import aclosing
 from datetime import datetime
 from typing import Annotated, Any
 
 import strawberry
 from strawberry.scalars import JSON
 
+from app.bus import Event
 from app.models import run as models
 from app.models.identity import Role
 from app.models.run import LogLevel, RunStatus, StepStatus, WorkflowType
@@ -19,6 +19,7 @@ from app.schema.context import Info
 from app.schema.errors import ConflictError, NotFoundError, RateLimitedError, ValidationError
 from app.schema.fields import mutation, query, subscription
 from app.schema.pagination import Connection, paginate
+from app.schema.streams import stream
 from app.workflows.registry import workflow_for
 
 
@@ -164,12 +165,33 @@ class RunUpdate:
     error: str | None
     cursor: str
 
+    @classmethod
+    def from_event(cls, event: Event) -> RunUpdate | None:
+        if event.type != "runUpdated":
+            return None
+        return cls(
+            run_id=strawberry.ID(event.data["runId"]),
+            status=models.RunStatus(event.data["status"]),
+            completed_steps=event.data["completedSteps"],
+            total_steps=event.data["totalSteps"],
+            current_step=event.data["currentStep"],
+            error=event.data["error"],
+            cursor=event.id,
+        )
+
 
 @strawberry.type
 class RunStepCompleted:
     run_id: strawberry.ID
     step: RunStep
     cursor: str
+
+    @classmethod
+    def from_event(cls, event: Event) -> RunStepCompleted | None:
+        if event.type != "stepCompleted":
+            return None
+        done = models.RunStep.model_validate(event.data["step"])
+        return cls(run_id=strawberry.ID(event.data["runId"]), step=step(done), cursor=event.id)
 
 
 @strawberry.type
@@ -179,6 +201,16 @@ class RunLogEvent:
     step: str | None
     at: datetime
     cursor: str = strawberry.field(description="Pass as `since` to resume after this line.")
+
+    @classmethod
+    def from_event(cls, event: Event) -> RunLogEvent:
+        return cls(
+            level=models.LogLevel(event.data["level"]),
+            message=event.data["message"],
+            step=event.data["step"],
+            at=datetime.fromisoformat(event.data["at"]),
+            cursor=event.id,
+        )
 
 
 @strawberry.type
@@ -249,45 +281,22 @@ class RunMutation:
 @strawberry.type
 class RunSubscription:
     @subscription(description="Status and progress of a run until it ends.")
-    async def run_updated(
+    def run_updated(
         self, info: Info, run_id: strawberry.ID, since: str | None = None
     ) -> AsyncGenerator[RunUpdate, None]:
-        events = use_case.follow(info.context.ctx, run_id, False, since)
-        async with aclosing(events):
-            async for event in events:
-                if event.type == "runUpdated":
-                    yield RunUpdate(
-                        run_id=run_id,
-                        status=models.RunStatus(event.data["status"]),
-                        completed_steps=event.data["completedSteps"],
-                        total_steps=event.data["totalSteps"],
-                        current_step=event.data["currentStep"],
-                        error=event.data["error"],
-                        cursor=event.id,
-                    )
+        return stream(use_case.follow(info.context.ctx, run_id, False, since), RunUpdate.from_event)
 
     @subscription(description="Each step of a run as it completes.")
-    async def run_step_completed(
+    def run_step_completed(
         self, info: Info, run_id: strawberry.ID, since: str | None = None
     ) -> AsyncGenerator[RunStepCompleted, None]:
         events = use_case.follow(info.context.ctx, run_id, False, since)
-        async with aclosing(events):
-            async for event in events:
-                if event.type == "stepCompleted":
-                    done = models.RunStep.model_validate(event.data["step"])
-                    yield RunStepCompleted(run_id=run_id, step=step(done), cursor=event.id)
+        return stream(events, RunStepCompleted.from_event)
 
     @subscription(description="A run's log: first what was missed since `since`, then live.")
-    async def run_log(
+    def run_log(
         self, info: Info, run_id: strawberry.ID, since: str | None = "0"
     ) -> AsyncGenerator[RunLogEvent, None]:
-        events = use_case.follow(info.context.ctx, run_id, True, since)
-        async with aclosing(events):
-            async for event in events:
-                yield RunLogEvent(
-                    level=models.LogLevel(event.data["level"]),
-                    message=event.data["message"],
-                    step=event.data["step"],
-                    at=datetime.fromisoformat(event.data["at"]),
-                    cursor=event.id,
-                )
+        return stream(
+            use_case.follow(info.context.ctx, run_id, True, since), RunLogEvent.from_event
+        )
