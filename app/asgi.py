@@ -48,7 +48,7 @@ from app.ratelimit import limits_for
 from app.request_json import read_json
 from app.resolvers.auth import authenticate
 from app.resolvers.usage import admit_operation
-from app.runtime import Services, start_services
+from app.runtime import Services, freeze_heap, start_services
 from app.schema.context import Context
 from app.schema.errors import error_extensions
 from app.schema.schema import build_schema
@@ -359,9 +359,13 @@ async def readyz(request: Request) -> Response:
 
 
 def create_app(
-    settings: Settings | None = None, services: Services | None = None, seed_demo: bool = False
+    settings: Settings | None = None,
+    services: Services | None = None,
+    seed_demo: bool = False,
+    freeze_after_start: bool = False,
 ) -> Starlette:
-    """The API. Pass `services` to share already started stores (tests do)."""
+    """The API. Pass `services` to share already started stores (tests do);
+    `freeze_after_start` for a server process, whose start-up objects live as long as it."""
     settings = settings or get_settings()
     registry = CollectorRegistry()
 
@@ -374,6 +378,8 @@ def create_app(
             access = await prepare_demo(app.state.services)
             url = f"http://{settings.host}:{settings.port}/graphql"
             print(banner(access, url), flush=True)  # the demo's credentials are for its user
+        if freeze_after_start:
+            freeze_heap()
         try:
             yield
         finally:

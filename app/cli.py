@@ -7,6 +7,7 @@ import asyncio
 import logging
 import sys
 from pathlib import Path
+from typing import Any
 
 from app.settings import ConfigError, Settings, get_settings
 
@@ -51,7 +52,7 @@ def serve(settings: Settings, seed_demo: bool) -> None:
 
     from app.asgi import create_app, server_options
 
-    app = create_app(settings, seed_demo=seed_demo)
+    app = create_app(settings, seed_demo=seed_demo, freeze_after_start=True)
     uvicorn.run(
         app,
         host=settings.host,
@@ -63,8 +64,18 @@ def serve(settings: Settings, seed_demo: bool) -> None:
 
 def worker(settings: Settings) -> None:
     from app.jobs.worker import build_worker
+    from app.runtime import freeze_heap
 
-    build_worker(settings).run()
+    arq_worker = build_worker(settings)
+    start_up = arq_worker.on_startup
+
+    async def started(ctx: dict[str, Any]) -> None:
+        if start_up is not None:
+            await start_up(ctx)
+        freeze_heap()
+
+    arq_worker.on_startup = started
+    arq_worker.run()
 
 
 def main(argv: list[str] | None = None) -> int:

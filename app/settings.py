@@ -19,7 +19,7 @@ class ConfigError(SystemExit):
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
 
-    # Stores. No MONGODB_URL starts the embedded MongoDB-compatible server in-process;
+    # Stores. No MONGODB_URL starts the embedded MongoDB-compatible server as a child process;
     # no REDIS_URL falls back to the in-memory bus and in-process queue (zero-config only).
     mongodb_url: str | None = None
     mongodb_db: str = Field("pricing", pattern=r"^[A-Za-z0-9_-]{1,63}$")
