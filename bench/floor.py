@@ -35,9 +35,9 @@ class Query:
 
 @strawberry.type
 class Metrics:
-    total_users: int
-    avg_revenue_cents: int
-    churn_rate: float
+    total_users: int | None
+    avg_revenue_cents: int | None
+    churn_rate: float | None
 
 
 @strawberry.type
@@ -48,22 +48,22 @@ class Named:
 @strawberry.type
 class Plan:
     name: str
-    unit_price_cents: int
+    unit_price_cents: int | None
 
 
 @strawberry.type
 class Link:
     link_type: str
-    percentage: float
-    plan: Named
+    percentage: float | None
+    plan: Named | None
 
 
 @strawberry.type
 class Segment:
     id: strawberry.ID
     name: str
-    metrics: Metrics
-    product: Named
+    metrics: Metrics | None
+    product: Named | None
     links: list[Link]
     plans: list[Plan]
 
@@ -74,31 +74,48 @@ class SegmentPage:
     nodes: list[Segment]
 
 
+def named(node: dict[str, Any] | None) -> Named | None:
+    return None if node is None else Named(name=node["name"])
+
+
 def segment_of(node: dict[str, Any]) -> Segment:
     metrics = node["metrics"]
     return Segment(
         id=strawberry.ID(node["id"]),
         name=node["name"],
-        metrics=Metrics(metrics["totalUsers"], metrics["avgRevenueCents"], metrics["churnRate"]),
-        product=Named(node["product"]["name"]),
+        metrics=None
+        if metrics is None
+        else Metrics(
+            total_users=metrics["totalUsers"],
+            avg_revenue_cents=metrics["avgRevenueCents"],
+            churn_rate=metrics["churnRate"],
+        ),
+        product=named(node["product"]),
         links=[
-            Link(link["linkType"], link["percentage"], Named(link["plan"]["name"]))
+            Link(
+                link_type=link["linkType"], percentage=link["percentage"], plan=named(link["plan"])
+            )
             for link in node["links"]
         ],
-        plans=[Plan(plan["name"], plan["unitPriceCents"]) for plan in node["plans"]],
+        plans=[
+            Plan(name=plan["name"], unit_price_cents=plan["unitPriceCents"])
+            for plan in node["plans"]
+        ],
     )
 
 
 def page_schema(response: dict[str, Any]) -> strawberry.Schema:
     """A schema whose `segments` returns the objects of `response` (the API's page)."""
     found = response["data"]["segments"]
-    page = SegmentPage(found["totalCount"], [segment_of(node) for node in found["nodes"]])
+    page = SegmentPage(
+        total_count=found["totalCount"], nodes=[segment_of(node) for node in found["nodes"]]
+    )
 
     @strawberry.type
     class PageQuery:
         @strawberry.field
         def segments(self, product_id: strawberry.ID, first: int = 20) -> SegmentPage:
-            return SegmentPage(page.total_count, page.nodes[:first])
+            return SegmentPage(total_count=page.total_count, nodes=page.nodes[:first])
 
     return strawberry.Schema(query=PageQuery, extensions=CACHES)
 
