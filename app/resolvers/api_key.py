@@ -9,6 +9,7 @@ from app.models.base import utcnow
 from app.models.identity import ApiKey, Role
 from app.resolvers.auth import API_KEY_PREFIX, forget_api_key
 from app.resolvers.ctx import ResolverCtx
+from app.resolvers.page import Page, PageArgs, find_page
 from app.security import tokens
 
 
@@ -57,3 +58,7 @@ async def _revoke(ctx: ResolverCtx, api_key: ApiKey) -> ApiKey:
     forget_api_key(api_key.key_hash)
     ctx.audit.record("ApiKey", api_key.id, api_key, revoked)
     return revoked
+
+
+async def list_api_keys(ctx: ResolverCtx, page: PageArgs) -> Page[ApiKey]:
+    return await find_page(ctx.scope, ApiKey, {}, page)

@@ -10,6 +10,7 @@ from pydantic import BaseModel
 
 from app.models import TenantScope
 from app.models.audit import Actor, AuditEntry
+from app.resolvers.page import Page, PageArgs, find_page
 
 # Stored hashes and ciphertexts never enter the trail, even though they are not secrets.
 REDACTED = {"password_hash", "token_hash", "key_hash", "sealed", "revision", "updated_at"}
@@ -98,7 +99,8 @@ async def write_entry(
 
 
 async def search(
-    scope: TenantScope,
+    tenant_id: str,
+    page: PageArgs,
     *,
     action: str | None = None,
     actor_id: str | None = None,
@@ -106,8 +108,8 @@ async def search(
     entity_id: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
-) -> dict[str, Any]:
-    """The filter for an audit query; paging is the caller's."""
+) -> Page[AuditEntry]:
+    """A page of the tenant's audit entries that match every filter given, oldest first."""
     query: dict[str, Any] = {}
     for name, value in (
         ("action", action),
@@ -122,4 +124,4 @@ async def search(
             **({"$gte": since} if since else {}),
             **({"$lt": until} if until else {}),
         }
-    return query
+    return await find_page(TenantScope(tenant_id), AuditEntry, query, page)

@@ -21,7 +21,7 @@ from app.ai.retrieval import bm25, chunk, content_hash, cosine, to_text, top
 from app.bus import Event
 from app.errors import DomainError, ValidationFailed
 from app.models import Product
-from app.models.base import utcnow
+from app.models.base import parse_id, utcnow
 from app.models.documentation import DocChunk, DocumentSource
 from app.resolvers.ai import provider_for
 from app.resolvers.ctx import ResolverCtx
@@ -253,3 +253,11 @@ async def _scores(ctx: ResolverCtx, query: str, chunks: list[DocChunk]) -> tuple
 def follow(ctx: ResolverCtx, product_id: str, since: str | None) -> AsyncGenerator[Event, None]:
     """Re-indexings of one product's documentation."""
     return ctx.follow(TOPIC, since, lambda event: event.data.get("productId") == product_id)
+
+
+async def documents(ctx: ResolverCtx, product_id: str) -> list[DocumentSource]:
+    """The documentation sources of a product; none for an id that is not one."""
+    oid = parse_id(product_id)
+    if oid is None:
+        return []
+    return await ctx.scope.find(DocumentSource, {"product_id": oid}).to_list()

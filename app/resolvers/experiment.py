@@ -34,6 +34,7 @@ from app.models.experiment import (
     SegmentState,
 )
 from app.resolvers.ctx import ResolverCtx
+from app.resolvers.page import Page, PageArgs, find_page
 
 TOPIC = "experiments"
 S = ExperimentStatus
@@ -400,3 +401,18 @@ async def follow(
     """Lifecycle changes and recomputations of one experiment."""
     await ctx.scope.require(Experiment, experiment_id)
     return ctx.follow(TOPIC, since, lambda event: event.data.get("experimentId") == experiment_id)
+
+
+async def list_experiments(
+    ctx: ResolverCtx, product_id: str | None, status: ExperimentStatus | None, page: PageArgs
+) -> Page[Experiment]:
+    filters: dict[str, Any] = {}
+    if product_id is not None:
+        filters["product_id"] = parse_id(product_id)
+    if status is not None:
+        filters["status"] = status.value
+    return await find_page(ctx.scope, Experiment, filters, page)
+
+
+async def get_experiment(ctx: ResolverCtx, experiment_id: str) -> Experiment | None:
+    return await ctx.scope.get(Experiment, experiment_id)

@@ -6,9 +6,11 @@ from typing import Any
 
 from app.errors import Conflict, FieldIssue, ValidationFailed
 from app.models import PricingPlan, Product, SegmentPlanLink
+from app.models.base import parse_id
 from app.models.plan import PriceChange
 from app.resolvers import version
 from app.resolvers.ctx import ResolverCtx
+from app.resolvers.page import Page, PageArgs, find_page
 from app.resolvers.product import AMOUNT_MAX, DESCRIPTION_MAX, MAX_ITEMS, NAME_MAX
 
 TOPIC = "plans"
@@ -161,3 +163,16 @@ async def delete_plan(ctx: ResolverCtx, plan_id: str, revision: int) -> PricingP
     await ctx.publish(TOPIC, "planDeleted", data)
     await ctx.publish("canvas", "planDeleted", data)
     return plan
+
+
+async def list_plans(
+    ctx: ResolverCtx, product_id: str | None, active: bool | None, page: PageArgs
+) -> Page[PricingPlan]:
+    filters: dict[str, Any] = {} if active is None else {"active": active}
+    if product_id is not None:
+        filters["product_id"] = parse_id(product_id)
+    return await find_page(ctx.scope, PricingPlan, filters, page)
+
+
+async def get_plan(ctx: ResolverCtx, plan_id: str) -> PricingPlan | None:
+    return await ctx.scope.get(PricingPlan, plan_id)

@@ -11,6 +11,7 @@ from app.errors import Conflict, FieldIssue, ValidationFailed
 from app.models import Customer, CustomerSegment, PricingPlan, Product
 from app.models.product import Competitor, CostLine
 from app.resolvers.ctx import ResolverCtx
+from app.resolvers.page import Page, PageArgs, find_page
 from app.resolvers.version import delete_at, load_at
 
 NAME_MAX = 200
@@ -154,3 +155,12 @@ async def delete_product(ctx: ResolverCtx, product_id: str, revision: int) -> Pr
 def follow(ctx: ResolverCtx, since: str | None) -> AsyncGenerator[Event, None]:
     """Product changes: created, updated, deleted."""
     return ctx.follow(TOPIC, since)
+
+
+async def list_products(ctx: ResolverCtx, active: bool | None, page: PageArgs) -> Page[Product]:
+    filters = {} if active is None else {"active": active}
+    return await find_page(ctx.scope, Product, filters, page)
+
+
+async def get_product(ctx: ResolverCtx, product_id: str) -> Product | None:
+    return await ctx.scope.get(Product, product_id)

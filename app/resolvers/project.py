@@ -10,6 +10,7 @@ from app.errors import Conflict, FieldIssue, NotFound, ValidationFailed
 from app.models import Product
 from app.models.identity import Member, Project, ProjectProduct, ProjectProductRole, Role, User
 from app.resolvers.ctx import ResolverCtx
+from app.resolvers.page import Page, PageArgs, find_page
 from app.resolvers.product import DESCRIPTION_MAX, NAME_MAX
 from app.resolvers.version import load_at
 
@@ -117,3 +118,11 @@ async def set_product(
     updated = await ctx.scope.update(project, {"products": [p.model_dump() for p in products]})
     ctx.audit.record("Project", project.id, project, updated)
     return updated
+
+
+async def list_projects(ctx: ResolverCtx, page: PageArgs) -> Page[Project]:
+    return await find_page(ctx.scope, Project, {}, page)
+
+
+async def get_project(ctx: ResolverCtx, project_id: str) -> Project | None:
+    return await ctx.scope.get(Project, project_id)

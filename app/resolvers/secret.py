@@ -82,3 +82,8 @@ async def rotate_all(keyring: Keyring) -> tuple[int, int]:
         await TenantScope(stored.tenant_id).update(stored, {"sealed": sealed.model_dump()})
         rotated += 1
     return rotated, unreadable
+
+
+async def list_secrets(ctx: ResolverCtx) -> list[TenantSecret]:
+    """The tenant's credentials by name (their values stay sealed)."""
+    return await ctx.scope.find(TenantSecret).sort("name").to_list()

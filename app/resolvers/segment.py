@@ -27,6 +27,7 @@ from app.models.run import WorkflowType
 from app.resolvers import run as runs
 from app.resolvers import version
 from app.resolvers.ctx import ResolverCtx
+from app.resolvers.page import Page, PageArgs, find_page
 from app.resolvers.product import DESCRIPTION_MAX, NAME_MAX
 from app.resolvers.segment_filter import parse_sql_where, validate_filter
 
@@ -308,3 +309,14 @@ def follow_metrics(
         )
 
     return ctx.follow(TOPIC, since, wanted)
+
+
+async def list_segments(
+    ctx: ResolverCtx, product_id: str | None, page: PageArgs
+) -> Page[CustomerSegment]:
+    filters = {} if product_id is None else {"product_id": parse_id(product_id)}
+    return await find_page(ctx.scope, CustomerSegment, filters, page)
+
+
+async def get_segment(ctx: ResolverCtx, segment_id: str) -> CustomerSegment | None:
+    return await ctx.scope.get(CustomerSegment, segment_id)

@@ -15,6 +15,7 @@ from app.ratelimit import limits_for
 from app.resolvers import auth
 from app.resolvers.api_key import revoke_keys_created_by
 from app.resolvers.ctx import ResolverCtx
+from app.resolvers.page import Page, PageArgs, find_page
 from app.security import passwords, tokens
 
 INVITE_PREFIX = "inv_"
@@ -143,3 +144,7 @@ async def me(ctx: ResolverCtx) -> User | None:
     if ctx.principal.kind != "user":
         return None
     return await ctx.scope.get(User, ctx.principal.id)
+
+
+async def list_users(ctx: ResolverCtx, page: PageArgs) -> Page[User]:
+    return await find_page(ctx.scope, User, {}, page)

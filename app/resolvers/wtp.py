@@ -34,6 +34,7 @@ from app.models.wtp import LadderAnswers, PsmAnswers, WtpSurvey
 from app.ratelimit import limits_for
 from app.resolvers import upload
 from app.resolvers.ctx import ResolverCtx
+from app.resolvers.page import Page, PageArgs, find_page
 from app.resolvers.product import AMOUNT_MAX, NAME_MAX
 
 ENTITY = "WtpSurvey"
@@ -334,3 +335,13 @@ async def import_survey(
 def survey_filter(product_id: str | None, segment_id: str | None) -> dict[str, Any]:
     given = {"product_id": product_id, "segment_id": segment_id}
     return {key: parse_id(value) for key, value in given.items() if value is not None}
+
+
+async def list_surveys(
+    ctx: ResolverCtx, product_id: str | None, segment_id: str | None, page: PageArgs
+) -> Page[WtpSurvey]:
+    return await find_page(ctx.scope, WtpSurvey, survey_filter(product_id, segment_id), page)
+
+
+async def get_survey(ctx: ResolverCtx, survey_id: str) -> WtpSurvey | None:
+    return await ctx.scope.get(WtpSurvey, survey_id)

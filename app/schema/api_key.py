@@ -13,7 +13,7 @@ from app.resolvers import api_key as use_case
 from app.schema.context import Info
 from app.schema.errors import ForbiddenError, NotFoundError, ValidationError
 from app.schema.fields import mutation, query
-from app.schema.pagination import Connection, paginate
+from app.schema.pagination import Connection, connection
 
 
 @strawberry.type
@@ -63,8 +63,8 @@ class ApiKeyQuery:
     async def api_keys(
         self, info: Info, first: int = 50, after: str | None = None
     ) -> Connection[ApiKey]:
-        scope = info.context.scope
-        return await paginate(scope, identity.ApiKey, {}, (first, after), ApiKey.from_model)
+        page = await use_case.list_api_keys(info.context.ctx, (first, after))
+        return connection(page, ApiKey.from_model)
 
 
 @strawberry.type

@@ -13,7 +13,7 @@ from app.models.audit import AuditEntry as AuditEntryModel
 from app.resolvers import audit as use_case
 from app.schema.context import Info
 from app.schema.fields import query
-from app.schema.pagination import Connection, paginate
+from app.schema.pagination import Connection, connection
 
 
 @strawberry.type
@@ -79,8 +79,9 @@ class AuditQuery:
         after: str | None = None,
     ) -> Connection[AuditEntry]:
         f = filter or AuditFilter()
-        query_filter = await use_case.search(
-            info.context.scope,
+        page = await use_case.search(
+            info.context.ctx.tenant_id,
+            (first, after),
             action=f.action,
             actor_id=f.actor_id,
             entity_type=f.entity_type,
@@ -88,6 +89,4 @@ class AuditQuery:
             since=f.since,
             until=f.until,
         )
-        return await paginate(
-            info.context.scope, AuditEntryModel, query_filter, (first, after), AuditEntry.from_model
-        )
+        return connection(page, AuditEntry.from_model)

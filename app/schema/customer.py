@@ -15,7 +15,7 @@ from app.resolvers.customer_import import IMPORT_RUN, OPTIONAL, REQUIRED
 from app.schema.context import Info
 from app.schema.fields import query
 from app.schema.money import Cents
-from app.schema.pagination import Connection, paginate
+from app.schema.pagination import Connection, connection
 from app.schema.related import plan_of
 from app.schema.segment import FILTER_LANGUAGE, SQL_WHERE
 from app.schema.upload import import_mutation
@@ -92,13 +92,10 @@ class CustomerQuery:
         first: int = 20,
         after: str | None = None,
     ) -> Connection[Customer]:
-        scope = info.context.scope
-        conditions = await use_case.customer_filter(
-            scope, product_id, segment_id, cast(Any, filter), sql_where
+        page = await use_case.list_customers(
+            info.context.ctx, product_id, segment_id, cast(Any, filter), sql_where, (first, after)
         )
-        return await paginate(
-            scope, models.Customer, conditions, (first, after), Customer.from_model
-        )
+        return connection(page, Customer.from_model)
 
 
 @strawberry.type

@@ -14,7 +14,6 @@ from strawberry.file_uploads import Upload
 from app.bus import Event
 from app.errors import ValidationFailed
 from app.models import documentation as models
-from app.models.base import parse_id
 from app.resolvers import documentation as use_case
 from app.schema.context import Info
 from app.schema.errors import NotFoundError, ValidationError
@@ -117,10 +116,7 @@ SearchResult = Annotated[
 class DocumentationQuery:
     @query(description="The documentation sources of a product.")
     async def documents(self, info: Info, product_id: strawberry.ID) -> list[DocumentSource]:
-        oid = parse_id(product_id)
-        if oid is None:
-            return []
-        found = await info.context.scope.find(models.DocumentSource, {"product_id": oid}).to_list()
+        found = await use_case.documents(info.context.ctx, product_id)
         return [DocumentSource.from_model(d) for d in found]
 
     @query(description="The product's documentation chunks best matching the query.")

@@ -30,7 +30,7 @@ from app.schema.errors import ConflictError, NotFoundError, RateLimitedError, Va
 from app.schema.experiment_results import ExperimentResults
 from app.schema.fields import mutation, query, subscription
 from app.schema.money import Cents
-from app.schema.pagination import Connection, paginate
+from app.schema.pagination import Connection, connection
 from app.schema.streams import stream
 
 
@@ -368,18 +368,12 @@ class ExperimentQuery:
         first: int = 20,
         after: str | None = None,
     ) -> Connection[Experiment]:
-        filters: dict[str, Any] = {}
-        if product_id is not None:
-            filters["product_id"] = models.base.parse_id(product_id)
-        if status is not None:
-            filters["status"] = status.value
-        return await paginate(
-            info.context.scope, models.Experiment, filters, (first, after), Experiment.from_model
-        )
+        page = await use_case.list_experiments(info.context.ctx, product_id, status, (first, after))
+        return connection(page, Experiment.from_model)
 
     @query()
     async def experiment(self, info: Info, id: strawberry.ID) -> Experiment | None:
-        doc = await info.context.scope.get(models.Experiment, id)
+        doc = await use_case.get_experiment(info.context.ctx, id)
         return Experiment.from_model(doc) if doc else None
 
 

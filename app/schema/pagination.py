@@ -1,19 +1,17 @@
-"""Cursor connections over MongoDB: keyset paging on `_id`, with `first` capped."""
+"""Cursor connections: a use case's `Page` (resolvers/page.py) as `edges`, `pageInfo`,
+`totalCount` and `nodes`."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Generic, TypeVar
 
 import strawberry
 from bson import ObjectId
 
-from app.errors import ValidationFailed
-from app.models.base import D, TenantScope, parse_id
+from app.models.base import D, TenantScope
+from app.resolvers.page import Page, PageArgs, encode_cursor, find_page
 
-MAX_PAGE = 100
 N = TypeVar("N")
 
 
@@ -44,41 +42,25 @@ class Connection(Generic[N]):
         return [edge.node for edge in self.edges]
 
 
-def encode_cursor(doc_id: ObjectId) -> str:
-    return base64.urlsafe_b64encode(doc_id.binary).decode()
-
-
-def decode_cursor(cursor: str) -> ObjectId:
-    try:
-        oid = parse_id(base64.urlsafe_b64decode(cursor.encode()).hex())
-    except (binascii.Error, ValueError):
-        oid = None
-    if oid is None:
-        raise ValidationFailed.single("after", "not a cursor returned by this API")
-    return oid
+def connection(page: Page[D], to_node: Callable[[D], N]) -> Connection[N]:
+    edges = [
+        Edge(node=to_node(doc), cursor=encode_cursor(doc.id or ObjectId())) for doc in page.docs
+    ]
+    return Connection(
+        edges=edges,
+        page_info=PageInfo(
+            has_next_page=page.has_next, end_cursor=edges[-1].cursor if edges else None
+        ),
+        _count=page.count,
+    )
 
 
 async def paginate(
     scope: TenantScope,
     model: type[D],
     query: Mapping[str, Any],
-    page: tuple[int, str | None],
+    page: PageArgs,
     to_node: Callable[[D], N],
 ) -> Connection[N]:
-    """One page of `model` documents matching `query`, in creation (`_id`) order."""
-    first, after = page
-    if not 0 <= first <= MAX_PAGE:
-        raise ValidationFailed.single("first", f"must be between 0 and {MAX_PAGE}")
-    keyset = {"_id": {"$gt": decode_cursor(after)}} if after else {}
-    docs = await scope.find(model, {**query, **keyset}).sort("_id").limit(first + 1).to_list()
-    edges = [
-        Edge(node=to_node(doc), cursor=encode_cursor(doc.id or ObjectId())) for doc in docs[:first]
-    ]
-    return Connection(
-        edges=edges,
-        page_info=PageInfo(
-            has_next_page=len(docs) > first,
-            end_cursor=edges[-1].cursor if edges else None,
-        ),
-        _count=scope.find(model, query).count,
-    )
+    """A connection straight from storage: for the modules not yet on a list use case."""
+    return connection(await find_page(scope, model, query, page), to_node)

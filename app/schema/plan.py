@@ -9,14 +9,13 @@ import strawberry
 from bson import ObjectId
 
 from app import models
-from app.models.base import parse_id
 from app.models.plan import BillingPeriod, BillingUnit
 from app.resolvers import plan as use_case
 from app.schema.context import Info
 from app.schema.errors import ConflictError, NotFoundError, ValidationError
 from app.schema.fields import mutation, query
 from app.schema.money import Cents
-from app.schema.pagination import Connection, paginate
+from app.schema.pagination import Connection, connection
 from app.schema.related import product_of
 from app.schema.version import DataVersion, versions_of
 
@@ -163,16 +162,12 @@ class PlanQuery:
         first: int = 20,
         after: str | None = None,
     ) -> Connection[PricingPlan]:
-        filters: dict[str, Any] = {} if active is None else {"active": active}
-        if product_id is not None:
-            filters["product_id"] = parse_id(product_id)
-        return await paginate(
-            info.context.scope, models.PricingPlan, filters, (first, after), PricingPlan.from_model
-        )
+        page = await use_case.list_plans(info.context.ctx, product_id, active, (first, after))
+        return connection(page, PricingPlan.from_model)
 
     @query()
     async def plan(self, info: Info, id: strawberry.ID) -> PricingPlan | None:
-        doc = await info.context.scope.get(models.PricingPlan, id)
+        doc = await use_case.get_plan(info.context.ctx, id)
         return PricingPlan.from_model(doc) if doc else None
 
 

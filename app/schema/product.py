@@ -16,7 +16,7 @@ from app.schema.context import Info
 from app.schema.errors import ConflictError, NotFoundError, ValidationError
 from app.schema.fields import mutation, query, subscription
 from app.schema.money import Cents
-from app.schema.pagination import Connection, paginate
+from app.schema.pagination import Connection, connection
 from app.schema.streams import stream
 
 
@@ -189,14 +189,12 @@ class ProductQuery:
         after: str | None = None,
         active: bool | None = None,
     ) -> Connection[Product]:
-        filters = {} if active is None else {"active": active}
-        return await paginate(
-            info.context.scope, models.Product, filters, (first, after), Product.from_model
-        )
+        page = await use_case.list_products(info.context.ctx, active, (first, after))
+        return connection(page, Product.from_model)
 
     @query()
     async def product(self, info: Info, id: strawberry.ID) -> Product | None:
-        doc = await info.context.scope.get(models.Product, id)
+        doc = await use_case.get_product(info.context.ctx, id)
         return Product.from_model(doc) if doc else None
 
 

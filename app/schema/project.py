@@ -15,7 +15,7 @@ from app.resolvers import project as use_case
 from app.schema.context import Info
 from app.schema.errors import ConflictError, NotFoundError, ValidationError
 from app.schema.fields import mutation, query
-from app.schema.pagination import Connection, paginate
+from app.schema.pagination import Connection, connection
 from app.schema.related import product_of
 
 if TYPE_CHECKING:
@@ -143,12 +143,12 @@ class ProjectQuery:
     async def projects(
         self, info: Info, first: int = 20, after: str | None = None
     ) -> Connection[Project]:
-        scope = info.context.scope
-        return await paginate(scope, identity.Project, {}, (first, after), Project.from_model)
+        page = await use_case.list_projects(info.context.ctx, (first, after))
+        return connection(page, Project.from_model)
 
     @query()
     async def project(self, info: Info, id: strawberry.ID) -> Project | None:
-        doc = await info.context.scope.get(identity.Project, id)
+        doc = await use_case.get_project(info.context.ctx, id)
         return Project.from_model(doc) if doc else None
 
 

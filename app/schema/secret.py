@@ -40,8 +40,7 @@ SetSecretResult = Annotated[Secret | ValidationError, strawberry.union("SetSecre
 class SecretQuery:
     @query(identity.Role.ADMIN)
     async def secrets(self, info: Info) -> list[Secret]:
-        docs = await info.context.scope.find(TenantSecret).sort("name").to_list()
-        return [Secret.from_model(doc) for doc in docs]
+        return [Secret.from_model(doc) for doc in await use_case.list_secrets(info.context.ctx)]
 
 
 @strawberry.type

@@ -12,14 +12,13 @@ from strawberry.scalars import JSON
 
 from app import models
 from app.bus import Event
-from app.models.base import parse_id
 from app.resolvers import segment as use_case
 from app.resolvers import segment_filter as filters
 from app.schema.context import Info
 from app.schema.errors import ConflictError, NotFoundError, ValidationError
 from app.schema.fields import mutation, query, subscription
 from app.schema.money import Cents
-from app.schema.pagination import Connection, paginate
+from app.schema.pagination import Connection, connection
 from app.schema.related import Related, many, prefetch_segments, product_of
 from app.schema.streams import stream
 from app.schema.version import DataVersion, versions_of
@@ -236,22 +235,14 @@ class SegmentQuery:
         first: int = 20,
         after: str | None = None,
     ) -> Connection[CustomerSegment]:
-        query = {}
-        if product_id is not None:
-            query["product_id"] = parse_id(product_id)
-        page = await paginate(
-            info.context.scope,
-            models.CustomerSegment,
-            query,
-            (first, after),
-            CustomerSegment.from_model,
-        )
+        found = await use_case.list_segments(info.context.ctx, product_id, (first, after))
+        page = connection(found, CustomerSegment.from_model)
         await prefetch_segments(info, page.nodes())
         return page
 
     @query()
     async def segment(self, info: Info, id: strawberry.ID) -> CustomerSegment | None:
-        doc = await info.context.scope.get(models.CustomerSegment, id)
+        doc = await use_case.get_segment(info.context.ctx, id)
         return CustomerSegment.from_model(doc) if doc else None
 
 

@@ -13,7 +13,7 @@ from app.resolvers import user as use_case
 from app.schema.context import Info
 from app.schema.errors import ConflictError, ForbiddenError, NotFoundError, ValidationError
 from app.schema.fields import mutation, query
-from app.schema.pagination import Connection, paginate
+from app.schema.pagination import Connection, connection
 
 
 @strawberry.type
@@ -92,9 +92,8 @@ class UserQuery:
     async def users(
         self, info: Info, first: int = 50, after: str | None = None
     ) -> Connection[User]:
-        return await paginate(
-            info.context.scope, identity.User, {}, (first, after), User.from_model
-        )
+        page = await use_case.list_users(info.context.ctx, (first, after))
+        return connection(page, User.from_model)
 
 
 @strawberry.type

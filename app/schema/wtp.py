@@ -19,7 +19,7 @@ from app.schema.context import Info
 from app.schema.errors import NotFoundError, ValidationError
 from app.schema.fields import mutation, query
 from app.schema.money import Cents
-from app.schema.pagination import Connection, paginate
+from app.schema.pagination import Connection, connection
 
 CHART_POINTS = 200  # per curve: answered prices, evenly thinned
 
@@ -259,17 +259,12 @@ class WtpQuery:
         first: int = 20,
         after: str | None = None,
     ) -> Connection[WtpSurvey]:
-        return await paginate(
-            info.context.scope,
-            models.WtpSurvey,
-            use_case.survey_filter(product_id, segment_id),
-            (first, after),
-            WtpSurvey.from_model,
-        )
+        page = await use_case.list_surveys(info.context.ctx, product_id, segment_id, (first, after))
+        return connection(page, WtpSurvey.from_model)
 
     @query()
     async def wtp_survey(self, info: Info, id: strawberry.ID) -> WtpSurvey | None:
-        doc = await info.context.scope.get(models.WtpSurvey, id)
+        doc = await use_case.get_survey(info.context.ctx, id)
         return WtpSurvey.from_model(doc) if doc else None
 
 
