@@ -25,7 +25,7 @@ from starlette.datastructures import FormData
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketState
@@ -42,10 +42,11 @@ from strawberry.types import ExecutionResult as StrawberryResult
 from strawberry.types.graphql import OperationType
 
 from app.demo import banner, prepare_demo
-from app.errors import DomainError, RateLimited, Unauthenticated
+from app.errors import DomainError, NotFound, RateLimited, Unauthenticated
 from app.jobs import run_in_process
 from app.ratelimit import limits_for
 from app.request_json import read_json
+from app.resolvers import scoring_export
 from app.resolvers.auth import authenticate
 from app.resolvers.usage import admit_operation
 from app.runtime import Services, freeze_heap, start_services
@@ -346,6 +347,20 @@ async def healthz(request: Request) -> Response:
     return JSONResponse({"status": "ok"})
 
 
+async def export_download(request: Request) -> Response:
+    """A signed export link (app/resolvers/scoring_export.py): the file, or 404."""
+    try:
+        download = await scoring_export.open_link(
+            request.app.state.services, request.path_params["token"]
+        )
+    except (scoring_export.LinkRefused, NotFound) as refused:
+        return JSONResponse({"error": refused.message}, 404)
+    disposition = f'attachment; filename="{download.filename}"'
+    return StreamingResponse(
+        download.body, media_type=download.media_type, headers={"Content-Disposition": disposition}
+    )
+
+
 async def readyz(request: Request) -> Response:
     services: Services = request.app.state.services
     checks = {
@@ -397,6 +412,7 @@ def create_app(
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics),
+            Route("/exports/{token}", export_download),
         ],
         middleware=[
             Middleware(RequestMetrics, registry=registry),

@@ -19,6 +19,7 @@ from app.models.recommendation import PricingRecommendation
 from app.models.revenue import RevenuePoint, RevenueSeries
 from app.models.run import OrchestrationRun, RunLog
 from app.models.secret import TenantSecret
+from app.models.scoring import AccountScore, ScoringCriterion, ScoringScenario
 from app.models.seed import SeedManifest
 from app.models.segment import CustomerSegment, SegmentGrowth, SegmentMetrics
 from app.models.upload import UploadChunk
@@ -58,6 +59,9 @@ ALL_MODELS: list[type[Document]] = [
     PricingRecommendation,
     UploadChunk,
     WtpSurvey,
+    ScoringScenario,
+    ScoringCriterion,
+    AccountScore,
 ]
 
 __all__ = [

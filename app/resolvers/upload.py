@@ -71,7 +71,7 @@ async def start_import(
     product = await ctx.scope.require(Product, product_id)
     upload_id = PydanticObjectId()
     try:
-        size = await _store(ctx, upload_id, read)
+        size = await store(ctx, upload_id, read)
         parameters = {"uploadId": str(upload_id), "mode": mode.value, "bytes": size}
         return await start(ctx, spec, str(product.id), parameters)
     except BaseException:
@@ -79,7 +79,7 @@ async def start_import(
         raise
 
 
-async def _store(
+async def store(
     ctx: ResolverCtx, upload_id: PydanticObjectId, read: Callable[[int], Awaitable[bytes]]
 ) -> int:
     limit = limits_for(ctx.principal.tier).max_upload_bytes
@@ -98,11 +98,11 @@ async def _store(
 
 async def records(scope: TenantScope, upload_id: Any) -> AsyncIterator[list[str]]:
     """The CSV records of an upload, streamed chunk by chunk (one chunk in memory)."""
-    async for values in parse_records(_chunks(scope, upload_id)):
+    async for values in parse_records(chunks(scope, upload_id)):
         yield values
 
 
-async def _chunks(scope: TenantScope, upload_id: Any) -> AsyncIterator[bytes]:
+async def chunks(scope: TenantScope, upload_id: Any) -> AsyncIterator[bytes]:
     index = 0
     while chunk := await scope.find(
         UploadChunk, {"upload_id": upload_id, "index": index}
@@ -120,18 +120,20 @@ class UnreadableFile(Exception):
         self.error = RowError(row, "", message)
 
 
-async def parse_records(chunks: AsyncIterator[bytes]) -> AsyncIterator[list[str]]:
+async def parse_records(
+    data_chunks: AsyncIterator[bytes], encoding: str = "utf-8-sig", delimiter: str = ","
+) -> AsyncIterator[list[str]]:
     """CSV records of a byte stream, in one pass of the C parser over each chunk.
 
     A record that reaches the end of a chunk may go on in the next, so it is parsed again
     with it; it is at most MAX_ROW_CHARS long, so this rereads little, and a quote left open
     ends the file with a row error instead of swallowing the rest of it. Blank lines are
     skipped and not counted as rows."""
-    decoder = codecs.getincrementaldecoder("utf-8-sig")(errors="replace")
-    splitter = _Splitter()
+    decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
+    splitter = _Splitter(delimiter)
     final = False
     while not final:
-        data = await anext(chunks, None)
+        data = await anext(data_chunks, None)
         final = data is None
         for values in splitter.split(decoder.decode(data or b"", final=final), final):
             yield values
@@ -140,7 +142,8 @@ async def parse_records(chunks: AsyncIterator[bytes]) -> AsyncIterator[list[str]
 class _Splitter:
     """Splits text into records, keeping the last one of a chunk until the next."""
 
-    def __init__(self) -> None:
+    def __init__(self, delimiter: str = ",") -> None:
+        self.delimiter = delimiter
         self.pending = ""
         self.row = 0  # records read so far
 
@@ -149,7 +152,7 @@ class _Splitter:
         lines = io.StringIO(text, newline="")  # lines split as csv expects, their ends kept
         start = 0
         try:
-            for values in csv.reader(lines):
+            for values in csv.reader(lines, delimiter=self.delimiter):
                 end = lines.tell()  # a character offset, for StringIO
                 if not final and end == len(text):
                     self.pending = text[start:]

@@ -49,6 +49,7 @@ from app.schema.projection import ProjectionQuery
 from app.schema.recommendation import RecommendationMutation, RecommendationQuery
 from app.schema.revenue import RevenueMutation, RevenueQuery, RevenueSubscription
 from app.schema.run import RunMutation, RunQuery, RunSubscription
+from app.schema.scoring import ScoringMutation, ScoringQuery, ScoringSubscription
 from app.schema.search import SearchQuery
 from app.schema.secret import SecretMutation, SecretQuery
 from app.schema.segment import SegmentMutation, SegmentQuery, SegmentSubscription
@@ -86,6 +87,7 @@ Query = merge_types(
         DiagnosisQuery,
         RecommendationQuery,
         WtpQuery,
+        ScoringQuery,
     ),
 )
 Mutation = merge_types(
@@ -110,6 +112,7 @@ Mutation = merge_types(
         DiagnosisMutation,
         RecommendationMutation,
         WtpMutation,
+        ScoringMutation,
     ),
 )
 Subscription = merge_types(
@@ -125,6 +128,7 @@ Subscription = merge_types(
         RevenueSubscription,
         DocumentationSubscription,
         DiagnosisSubscription,
+        ScoringSubscription,
     ),
 )
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 from app.errors import ValidationFailed
 from app.models.run import WorkflowType
 from app.workflows import (
+    account_list,
     customer_import,
     pricing_analysis,
     revenue_forecast,
     revenue_from_customers,
     revenue_import,
+    scoring,
     segment_metrics,
 )
 from app.workflows.base import Workflow
@@ -17,11 +19,13 @@ from app.workflows.base import Workflow
 WORKFLOWS: dict[str, Workflow] = {
     workflow.name: workflow
     for workflow in (
+        account_list.WORKFLOW,
         customer_import.WORKFLOW,
         pricing_analysis.WORKFLOW,
         revenue_forecast.WORKFLOW,
         revenue_from_customers.WORKFLOW,
         revenue_import.WORKFLOW,
+        scoring.WORKFLOW,
         segment_metrics.WORKFLOW,
     )
 }
