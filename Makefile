@@ -8,16 +8,16 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 DEMO_DATA ?= .demo/store.bson
 
-.PHONY: demo demo-fresh test install redis-server lint typecheck schema bench worker clean
+.PHONY: demo demo-fresh test install redis-server pdf-libraries lint typecheck schema bench worker clean
 
-demo: install ## Serve the API with the embedded store and the demo dataset on 127.0.0.1:8000
+demo: install pdf-libraries ## Serve the API with the embedded store and the demo dataset on 127.0.0.1:8000
 	EMBEDDED_DATA_FILE=$(DEMO_DATA) $(BIN)/python -m app serve --seed
 
 demo-fresh: ## The demo from nothing: forget the data the previous demo runs kept
 	rm -f $(DEMO_DATA) $(DEMO_DATA).tmp $(DEMO_DATA).journal.*
 	$(MAKE) demo
 
-test: install redis-server lint typecheck ## Lint, type-check and run the whole suite
+test: install redis-server pdf-libraries lint typecheck ## Lint, type-check and run the whole suite
 	$(BIN)/pytest
 
 install: $(VENV)/.installed
@@ -34,6 +34,12 @@ $(VENV)/.installed: pyproject.toml uv.lock | $(UV)
 redis-server:
 	@command -v redis-server >/dev/null || { $(SUDO) apt-get install -y redis-server \
 		|| { $(SUDO) apt-get update && $(SUDO) apt-get install -y redis-server; }; }
+
+# WeasyPrint (report PDFs) needs Pango, and HarfBuzz's subsetter to embed fonts.
+PDF_LIBRARIES = libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0
+pdf-libraries:
+	@dpkg -s $(PDF_LIBRARIES) >/dev/null 2>&1 || { $(SUDO) apt-get install -y $(PDF_LIBRARIES) \
+		|| { $(SUDO) apt-get update && $(SUDO) apt-get install -y $(PDF_LIBRARIES); }; }
 
 lint: install
 	$(BIN)/ruff check app tests bench examples

@@ -46,6 +46,7 @@ from app.errors import DomainError, NotFound, RateLimited, Unauthenticated
 from app.jobs import run_in_process
 from app.ratelimit import limits_for
 from app.request_json import read_json
+from app.resolvers import report as reports
 from app.resolvers import scoring_export
 from app.resolvers.auth import authenticate
 from app.resolvers.usage import admit_operation
@@ -347,6 +348,19 @@ async def healthz(request: Request) -> Response:
     return JSONResponse({"status": "ok"})
 
 
+async def report_file(request: Request) -> Response:
+    """A report's file behind a signed, expiring link (`?format=pdf`, `html` or `csv`)."""
+    services: Services = request.app.state.services
+    token, fmt = request.path_params["token"], request.query_params.get("format", "pdf")
+    try:
+        found = await reports.open_download(services, token, fmt)
+    except reports.LinkRefused as refused:
+        return JSONResponse({"error": refused.message}, refused.status)
+    disposition = f'inline; filename="{found.filename}"'
+    headers = {"Content-Disposition": disposition, "Cache-Control": "private, no-store"}
+    return Response(found.data, media_type=found.content_type, headers=headers)
+
+
 async def export_download(request: Request) -> Response:
     """A signed export link (app/resolvers/scoring_export.py): the file, or 404."""
     try:
@@ -413,6 +427,7 @@ def create_app(
             Route("/readyz", readyz),
             Route("/metrics", metrics),
             Route("/exports/{token}", export_download),
+            Route("/reports/{token}", report_file),
         ],
         middleware=[
             Middleware(RequestMetrics, registry=registry),

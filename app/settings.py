@@ -87,6 +87,21 @@ class Settings(BaseSettings):
     job_poll_delay: float = Field(0.1, gt=0, le=5)
     worker_max_jobs: int = Field(10, ge=1)
 
+    # Reports: where download links point, how long they work, how scheduled reports due at
+    # the same minute are spread out, and the SMTP server that delivers them (as the seeds').
+    public_url: str = "http://127.0.0.1:8000"
+    report_link_seconds: int = Field(7 * 86_400, ge=60)
+    report_stagger_seconds: float = Field(2.0, ge=0)
+    smtp_host: str = "localhost"
+    smtp_port: int = Field(587, ge=1, le=65535)
+    smtp_user: str | None = None
+    smtp_pass: SecretStr | None = None
+    smtp_from: str = "reports@localhost"
+    smtp_starttls: bool = False
+    smtp_timeout_seconds: float = Field(30.0, gt=0)
+    smtp_attempts: int = Field(3, ge=1, le=10)  # per recipient, within one delivery
+    smtp_retry_seconds: float = Field(5.0, ge=0)  # first retry delay; doubles
+
     @field_validator("cors_origins", "outbound_allow_hosts", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:

@@ -16,7 +16,7 @@ RANKS: dict[str, int] = {
     ),
     "embedded": 0,
     **dict.fromkeys(["models", "analytics", "security"], 1),
-    **dict.fromkeys(["db", "outbox", "runtime"], 2),
+    **dict.fromkeys(["db", "outbox", "runtime", "storage", "mail", "rendering"], 2),
     "ai": 3,
     "resolvers": 4,
     "workflows": 5,

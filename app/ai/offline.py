@@ -11,6 +11,9 @@ Diagnosis signals, each a finding citing its facts (weights: high 2, medium 1, l
 The verdict is the sign of the weighted sum (at least 1 either way), "well_priced" between,
 and "insufficient_data" when there is no elasticity, no competitor price and no margin.
 
+Report section: the section's figures as findings, headline totals (revenue, forecast,
+alerts) first, then the rest in the platform's order, at most eight; the text joins them.
+
 Recommendation: the option with the largest realistic revenue change whose pessimistic
 change is not negative; otherwise keeping the current price.
 """
@@ -21,7 +24,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from app.ai.citations import Fact, Facts
-from app.ai.outputs import CitationDraft, DiagnosisDraft, FindingDraft, RecommendationDraft
+from app.ai.outputs import (
+    CitationDraft,
+    DiagnosisDraft,
+    FindingDraft,
+    RecommendationDraft,
+    SectionDraft,
+)
 
 # Fact keys the analyst reads; the platform's fact sheets use the same names.
 PRICE = "plan.price_cents"
@@ -193,3 +202,25 @@ def recommend(options: list[OptionView], facts: Facts, keep_id: str) -> Recommen
         "that lose nothing in the pessimistic scenario. " + statement
     )
     return RecommendationDraft(option_id=best.id, rationale=rationale, findings=[finding])
+
+
+HEADLINES = ("revenue.total_cents", "forecast.revenue_cents", "alerts.count")
+SECTION_FINDINGS = 8
+
+
+def report_section(facts: Facts) -> SectionDraft:
+    keys = sorted(facts, key=lambda k: not k.endswith(HEADLINES))[:SECTION_FINDINGS]
+    findings = [
+        FindingDraft(
+            statement=f"{facts[k].label[:1].upper()}{facts[k].label[1:]}: {facts[k].shown()}.",
+            severity="medium",
+            evidence=cite(facts, k),
+        )
+        for k in keys
+    ]
+    text = (
+        " ".join(f.statement for f in findings) or "The platform has no figures for this section."
+    )
+    return SectionDraft(
+        text=f"Offline analyst (the platform's figures, no model): {text}", findings=findings
+    )

@@ -42,3 +42,10 @@ class RecommendationDraft(Strict):
     option_id: str  # one of the options the platform computed
     rationale: str
     findings: list[FindingDraft]
+
+
+class SectionDraft(Strict):
+    """One section of a report: its text, and the findings whose figures it cites."""
+
+    text: str
+    findings: list[FindingDraft]

@@ -49,6 +49,14 @@ TEMPLATES: dict[str, PromptTemplate] = {
             "not recompute them) and explain why in a rationale with findings. Return the "
             "chosen option's id exactly as given.\n" + RULES,
         ),
+        PromptTemplate(
+            "report_section",
+            1,
+            "One section of a report, written from its prompt",
+            "You are a pricing analyst writing one section of a report for managers. The "
+            "section's name and its prompt are in SECTION; write a few sentences of text "
+            "that answer the prompt from FACTS, and findings citing the facts you quote.\n" + RULES,
+        ),
     )
 }
 

@@ -6,10 +6,12 @@ import asyncio
 from typing import Any
 
 from arq.connections import RedisSettings
+from arq.cron import cron
 from arq.worker import Worker, create_worker
 
 from app.jobs import FUNCTIONS
 from app.jobs.experiment_engine import engine_forever
+from app.jobs.reports import schedule_reports, start_scheduled_report
 from app.jobs.runs import reap_forever
 from app.queue import queue_name
 from app.runtime import start_services
@@ -31,7 +33,9 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
         await ctx["services"].close()
 
     return {
-        "functions": list(FUNCTIONS),
+        "functions": [*FUNCTIONS, start_scheduled_report],
+        # Every worker looks each minute; a slot's claim makes one of them start it.
+        "cron_jobs": [cron(schedule_reports, second=0, unique=False, run_at_startup=True)],
         "on_startup": startup,
         "on_shutdown": shutdown,
         "redis_settings": RedisSettings.from_dsn(settings.redis_url),

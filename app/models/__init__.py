@@ -16,6 +16,7 @@ from app.models.outbox import PendingEvent
 from app.models.plan import PricingPlan
 from app.models.product import Product
 from app.models.recommendation import PricingRecommendation
+from app.models.report import REPORT_MODELS
 from app.models.revenue import RevenuePoint, RevenueSeries
 from app.models.run import OrchestrationRun, RunLog
 from app.models.secret import TenantSecret
@@ -59,6 +60,7 @@ ALL_MODELS: list[type[Document]] = [
     PricingRecommendation,
     UploadChunk,
     WtpSurvey,
+    *REPORT_MODELS,
     ScoringScenario,
     ScoringCriterion,
     AccountScore,

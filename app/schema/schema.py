@@ -47,6 +47,7 @@ from app.schema.product import ProductMutation, ProductQuery, ProductSubscriptio
 from app.schema.project import ProjectMutation, ProjectQuery
 from app.schema.projection import ProjectionQuery
 from app.schema.recommendation import RecommendationMutation, RecommendationQuery
+from app.schema.report import ReportMutation, ReportQuery, ReportSubscription
 from app.schema.revenue import RevenueMutation, RevenueQuery, RevenueSubscription
 from app.schema.run import RunMutation, RunQuery, RunSubscription
 from app.schema.scoring import ScoringMutation, ScoringQuery, ScoringSubscription
@@ -86,6 +87,7 @@ Query = merge_types(
         DocumentationQuery,
         DiagnosisQuery,
         RecommendationQuery,
+        ReportQuery,
         WtpQuery,
         ScoringQuery,
     ),
@@ -111,6 +113,7 @@ Mutation = merge_types(
         DocumentationMutation,
         DiagnosisMutation,
         RecommendationMutation,
+        ReportMutation,
         WtpMutation,
         ScoringMutation,
     ),
@@ -128,6 +131,7 @@ Subscription = merge_types(
         RevenueSubscription,
         DocumentationSubscription,
         DiagnosisSubscription,
+        ReportSubscription,
         ScoringSubscription,
     ),
 )
