@@ -62,6 +62,7 @@ from app.models.experiment import (
 from app.resolvers import experiment as lifecycle
 from app.resolvers.ctx import ResolverCtx, system_ctx
 from app.resolvers.experiment_events import flush
+from app.resolvers.usage import charge_expensive
 from app.runtime import Services
 
 SEGMENT_STOP_REASONS = ("positive_effect", "negative_effect")
@@ -427,8 +428,9 @@ async def compute(
     return analyse(experiment, await load_counters(scope, experiment, segment_id))
 
 
-async def results_of(scope: TenantScope, experiment: Experiment, segment_id: str | None) -> Results:
+async def results_of(ctx: ResolverCtx, experiment: Experiment, segment_id: str | None) -> Results:
     """The experiment's results, or those of one segment of its product."""
+    scope = ctx.scope
     if segment_id is None:
         return after_stop(await compute(scope, experiment), stopped_because(experiment, None))
     segment = await scope.get(CustomerSegment, segment_id)
@@ -518,3 +520,10 @@ async def process(services: Services, doc: Experiment, force: bool = False) -> E
     updated = await ctx.scope.update(doc, {"last_computed_at": utcnow()})
     await ctx.publish(lifecycle.TOPIC, "experimentRecomputed", lifecycle.event_data(updated))
     return updated
+
+
+async def recompute(ctx: ResolverCtx, experiment_id: str) -> Experiment:
+    """Flush, recompute and apply the stopping rules now, on the expensive-work quota."""
+    doc = await ctx.scope.require(Experiment, experiment_id)
+    await charge_expensive(ctx.services, ctx.principal, "experiment recomputation", 1)
+    return await process(ctx.services, doc, force=True)

@@ -23,8 +23,7 @@ from app.models.experiment import (
 from app.resolvers import assignment as assigning
 from app.resolvers import experiment as use_case
 from app.resolvers import experiment_events as ingestion
-from app.resolvers.experiment_results import process, results_of
-from app.resolvers.usage import charge_expensive
+from app.resolvers.experiment_results import recompute, results_of
 from app.schema.context import Info
 from app.schema.errors import ConflictError, NotFoundError, RateLimitedError, ValidationError
 from app.schema.experiment_results import ExperimentResults
@@ -125,7 +124,7 @@ class Experiment:
         ] = None,
     ) -> ExperimentResults:
         segment = str(segment_id) if segment_id is not None else None
-        results = await results_of(info.context.scope, self.doc, segment)
+        results = await results_of(info.context.ctx, self.doc, segment)
         return ExperimentResults.of(results, self.doc.control_arm().key)
 
     @classmethod
@@ -410,10 +409,7 @@ class ExperimentMutation:
 
     @mutation(description="Flush counters, recompute and apply the stopping rules now.")
     async def recompute_experiment(self, info: Info, id: strawberry.ID) -> RecomputeResult:
-        ctx = info.context.ctx
-        doc = await ctx.scope.require(models.Experiment, id)
-        await charge_expensive(ctx.services, ctx.principal, "experiment recomputation", 1)
-        return Experiment.from_model(await process(ctx.services, doc, force=True))
+        return Experiment.from_model(await recompute(info.context.ctx, id))
 
     @mutation(description="segmentId: the unit's segment, when the caller knows it.")
     async def assign(
