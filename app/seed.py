@@ -31,6 +31,19 @@ from app.models import (
     TenantScope,
 )
 from app.models.product import Competitor, CompetitorPlan, CostLine, CostPer
+from app.models.scoring import (
+    AccountList,
+    AccountScore,
+    FileFormat,
+    Rule,
+    RuleKind,
+    ScenarioStatus,
+    ScoringCriterion,
+    ScoringMethod,
+    ScoringScenario,
+    ValueScore,
+)
+from app.resolvers import scoring, scoring_calc
 from app.resolvers.segment import refresh_metrics
 
 MONTHS = 36
@@ -351,6 +364,102 @@ def _event(
     )
 
 
+SCORING_COLUMNS = ["id", "name", "employees", "industry"]
+INDUSTRIES = ("saas", "retail", "health", "finance")
+
+
+async def _scoring(scope: TenantScope, rng: np.random.Generator) -> None:
+    """A scored scenario of 30 accounts with two rule criteria and a manual one."""
+    rows = [
+        [f"acct-{i}", f"Account {i}", str(int(rng.integers(5, 5000))), INDUSTRIES[i % 4]]
+        for i in range(30)
+    ]
+    listed = AccountList(
+        file_id=PydanticObjectId(),  # the demo's list was never a file
+        filename="demo-accounts.csv",
+        format=FileFormat.CSV,
+        bytes=0,
+        encoding="utf-8",
+        delimiter=",",
+        columns=SCORING_COLUMNS,
+        preview=rows[:10],
+        id_column="id",
+        name_column="name",
+        row_count=len(rows),
+    )
+    scenario = await scope.insert(
+        ScoringScenario(
+            tenant_id=scope.tenant_id,
+            name="Demo: enterprise targets",
+            created_by="seed",
+            account_list=listed,
+            status=ScenarioStatus.COMPLETED,
+        )
+    )
+    rules = [
+        ("Size", 3, Rule(kind=RuleKind.LINEAR, column="employees", low=0, high=2000)),
+        (
+            "Industry fit",
+            1,
+            Rule(
+                kind=RuleKind.CATEGORY,
+                column="industry",
+                values=[ValueScore(value="saas", score=9), ValueScore(value="finance", score=7)],
+                default_score=3,
+            ),
+        ),
+    ]
+    criteria = [
+        await scope.insert(
+            ScoringCriterion(
+                tenant_id=scope.tenant_id,
+                scenario_id=scenario.id,
+                name=name,
+                weight=weight,
+                method=ScoringMethod.RULE,
+                rule=rule,
+            )
+        )
+        for name, weight, rule in rules
+    ]
+    criteria.append(
+        await scope.insert(
+            ScoringCriterion(
+                tenant_id=scope.tenant_id,
+                scenario_id=scenario.id,
+                name="Champion",
+                weight=2,
+                method=ScoringMethod.MANUAL,
+            )
+        )
+    )
+    columns = [
+        scoring_calc.rule_scores(c, [r[SCORING_COLUMNS.index(c.rule.column)] for r in rows])
+        for c in criteria
+        if c.rule
+    ]
+    matrix = np.column_stack([*columns, np.full(len(rows), np.nan)])
+    totals = scoring.score_accounts(matrix, criteria, scenario.tiers)
+    for i, (row, total) in enumerate(zip(rows, totals, strict=True)):
+        entries = [
+            {"criterion_id": c.id, "score": int(matrix[i, j]), "method": c.method}
+            for j, c in enumerate(criteria[:2])
+        ]
+        await scope.insert(
+            AccountScore(
+                tenant_id=scope.tenant_id,
+                scenario_id=scenario.id or PydanticObjectId(),
+                row=i + 2,
+                account_id=row[0],
+                account_name=row[1],
+                values=row,
+                criterion_scores=entries,
+                calculated_at=datetime.now(UTC),
+                **total,
+            )
+        )
+
+
 async def seed(
     scope: TenantScope, seed: int = 7, customers_per_product: int = 1000
 ) -> SeedManifest:
@@ -374,6 +483,7 @@ async def seed(
             await type(docs[0]).insert_many(docs)
     for segment in data.segments:  # as the import's metrics step would
         await refresh_metrics(scope, segment)
+    await _scoring(scope, np.random.default_rng(seed))
     manifest = SeedManifest(
         tenant_id=scope.tenant_id, seed=seed, planted=data.planted, counts=data.counts()
     )

@@ -23,7 +23,7 @@ UPLOAD = """mutation($s: ID!, $file: Upload!, $id: String, $name: String, $mode:
   uploadAccountList(scenarioId: $s, file: $file, idColumn: $id, nameColumn: $name, mode: $mode) {
     __typename
     ... on AccountListUploaded { run { id } scenario { accountList { encoding delimiter columns
-      format } preview { columns rows } } }
+      format } preview { columns rows { cells } } } }
     ... on ValidationError { message fields { path message } } } }"""
 MAP = """mutation($s: ID!, $id: String!, $name: String!) {
   mapAccountListColumns(scenarioId: $s, idColumn: $id, nameColumn: $name) {
@@ -237,7 +237,7 @@ async def test_preview_first_then_columns_chosen_and_encodings_stated(
     uploaded = await upload(client, sid, latin, columns=None)
     listed = uploaded["scenario"]["accountList"]
     assert (listed["encoding"], listed["delimiter"]) == ("latin-1", "\t")
-    assert uploaded["scenario"]["preview"]["rows"][0] == ["1", "Café Müller", "Köln"]
+    assert uploaded["scenario"]["preview"]["rows"][0]["cells"] == ["1", "Café Müller", "Köln"]
     assert uploaded["run"] is None
     wrong = await client.data(MAP, {"s": sid, "id": "nope", "name": "name"})
     assert wrong["mapAccountListColumns"]["fields"][0]["path"] == ["idColumn"]

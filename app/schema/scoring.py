@@ -90,10 +90,15 @@ class AccountList:
         )
 
 
+@strawberry.type
+class AccountListRow:
+    cells: list[str]
+
+
 @strawberry.type(description="The header and first rows of an uploaded file.")
 class AccountListPreview:
     columns: list[str]
-    rows: list[list[str]]
+    rows: list[AccountListRow]
 
 
 @strawberry.type
@@ -322,7 +327,10 @@ class ScoringScenario:
     @strawberry.field(description="The uploaded file's header and first 10 rows.")
     def preview(self) -> AccountListPreview | None:
         found = self._doc.account_list
-        return AccountListPreview(columns=found.columns, rows=found.preview) if found else None
+        if found is None:
+            return None
+        rows = [AccountListRow(cells=row) for row in found.preview]
+        return AccountListPreview(columns=found.columns, rows=rows)
 
     @strawberry.field
     async def criteria(self, info: Info) -> list[ScoringCriterion]:
