@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import AsyncGenerator
 from datetime import datetime
 from enum import Enum
 from typing import Annotated, Any
 
 import strawberry
-from strawberry.types.arguments import InputContext
-from strawberry.types.base import get_object_definition
 
 from app import models
 from app.bus import Event
@@ -20,9 +18,7 @@ from app.models.experiment import (
     GuardrailMetric,
     PrimaryMetric,
 )
-from app.resolvers import assignment as assigning
 from app.resolvers import experiment as use_case
-from app.resolvers import experiment_events as ingestion
 from app.resolvers.experiment_results import recompute, results_of
 from app.schema.context import Info
 from app.schema.errors import ConflictError, NotFoundError, RateLimitedError, ValidationError
@@ -232,85 +228,6 @@ class ExperimentInput:
         )
 
 
-UnassignedReason = strawberry.enum(assigning.Unassigned, name="UnassignedReason")
-
-
-@strawberry.type
-class Assignment:
-    unit_id: str
-    arm: str | None = strawberry.field(description="null: not in the experiment, see reason.")
-    price_cents: Cents | None
-    plan_id: strawberry.ID | None
-    reason: UnassignedReason | None  # type: ignore[valid-type]
-
-    @classmethod
-    def of(cls, a: assigning.Assignment) -> Assignment:
-        arm = a.arm
-        return cls(
-            unit_id=a.unit_id,
-            arm=arm.key if arm else None,
-            price_cents=arm.price_cents if arm else None,
-            plan_id=strawberry.ID(str(arm.plan_id)) if arm else None,
-            reason=a.reason,
-        )
-
-
-@strawberry.type
-class AssignmentBatch:
-    experiment_id: strawberry.ID
-    assignments: list[Assignment]
-
-
-ExperimentEventKind = strawberry.enum(ingestion.EventKind, name="ExperimentEventKind")
-
-
-@strawberry.input
-class ExperimentEventInput:
-    event_id: str = strawberry.field(description="Client-chosen; a repeat is ignored.")
-    experiment_id: strawberry.ID
-    unit_id: str
-    kind: ExperimentEventKind  # type: ignore[valid-type]
-    amount_cents: Cents = 0
-    segment_id: strawberry.ID | None = strawberry.field(
-        default=None,
-        description="The unit's customer segment, for results by segment (name the same one "
-        "on all of a unit's events).",
-    )
-
-
-def _event_input(
-    cls: type[ExperimentEventInput], value: Mapping[str, Any], _: InputContext
-) -> ExperimentEventInput:
-    """Build an event from the values graphql-core has already coerced and checked.
-    Strawberry's generic conversion re-resolves every field's type for every value: it was
-    half the time of a 500-event `recordExperimentEvents` (bench/RESULTS.md)."""
-    return cls(
-        event_id=value["eventId"],
-        experiment_id=value["experimentId"],
-        unit_id=value["unitId"],
-        kind=ingestion.EventKind(value["kind"]),
-        amount_cents=value.get("amountCents", 0),
-        segment_id=value.get("segmentId"),
-    )
-
-
-get_object_definition(ExperimentEventInput, strict=True).from_input = _event_input
-
-
-@strawberry.type
-class RejectedEvent:
-    index: int
-    reason: str
-
-
-@strawberry.type(description="What happened to a batch; counters reach results at the next flush.")
-class EventIngestion:
-    received: int
-    accepted: int
-    duplicates: int
-    rejected: list[RejectedEvent]
-
-
 @strawberry.type
 class ExperimentUpdate:
     type: str
@@ -342,17 +259,6 @@ ExperimentResult = Annotated[
 RecomputeResult = Annotated[
     Experiment | NotFoundError | ConflictError | RateLimitedError,
     strawberry.union("RecomputeExperimentResult"),
-]
-AssignResult = Annotated[
-    Assignment | ValidationError | NotFoundError | ConflictError,
-    strawberry.union("AssignResult"),
-]
-AssignUnitsResult = Annotated[
-    AssignmentBatch | ValidationError | NotFoundError | ConflictError,
-    strawberry.union("AssignUnitsResult"),
-]
-RecordEventsResult = Annotated[
-    EventIngestion | ValidationError, strawberry.union("RecordExperimentEventsResult")
 ]
 
 
@@ -410,55 +316,6 @@ class ExperimentMutation:
     @mutation(description="Flush counters, recompute and apply the stopping rules now.")
     async def recompute_experiment(self, info: Info, id: strawberry.ID) -> RecomputeResult:
         return Experiment.from_model(await recompute(info.context.ctx, id))
-
-    @mutation(description="segmentId: the unit's segment, when the caller knows it.")
-    async def assign(
-        self,
-        info: Info,
-        experiment_id: strawberry.ID,
-        unit_id: str,
-        segment_id: strawberry.ID | None = None,
-    ) -> AssignResult:
-        ctx = info.context.ctx
-        _, found = await assigning.assign_units(ctx, experiment_id, [unit_id], segment_id)
-        return Assignment.of(found[0])
-
-    @mutation(description=f"Up to {assigning.MAX_BATCH} units (of one segment, if given).")
-    async def assign_units(
-        self,
-        info: Info,
-        experiment_id: strawberry.ID,
-        unit_ids: list[str],
-        segment_id: strawberry.ID | None = None,
-    ) -> AssignUnitsResult:
-        ctx = info.context.ctx
-        doc, found = await assigning.assign_units(ctx, experiment_id, unit_ids, segment_id)
-        return AssignmentBatch(
-            experiment_id=strawberry.ID(str(doc.id)), assignments=[Assignment.of(a) for a in found]
-        )
-
-    @mutation(description=f"Up to {ingestion.MAX_EVENTS} events per call, idempotent by eventId.")
-    async def record_experiment_events(
-        self, info: Info, events: list[ExperimentEventInput]
-    ) -> RecordEventsResult:
-        batch = [
-            ingestion.EventIn(
-                e.event_id,
-                str(e.experiment_id),
-                e.unit_id,
-                ingestion.EventKind(e.kind),
-                e.amount_cents,
-                str(e.segment_id) if e.segment_id is not None else None,
-            )
-            for e in events
-        ]
-        report = await ingestion.record(info.context.ctx, batch)
-        return EventIngestion(
-            received=report.received,
-            accepted=report.accepted,
-            duplicates=report.duplicates,
-            rejected=[RejectedEvent(index=i, reason=r) for i, r in report.rejected],
-        )
 
 
 @strawberry.type

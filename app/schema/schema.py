@@ -27,6 +27,7 @@ from strawberry.types.graphql import OperationType
 from app.schema.ai import AiMutation, AiQuery
 from app.schema.alert import AlertMutation, AlertQuery, AlertSubscription
 from app.schema.api_key import ApiKeyMutation, ApiKeyQuery
+from app.schema.assignment import AssignmentMutation
 from app.schema.audit import AuditQuery
 from app.schema.auth import AuthMutation, AuthQuery
 from app.schema.customer import CustomerMutation, CustomerQuery
@@ -38,6 +39,7 @@ from app.schema.documentation import (
 )
 from app.schema.errors import EXCEPTION_HANDLERS, ErrorPolicy
 from app.schema.experiment import ExperimentMutation, ExperimentQuery, ExperimentSubscription
+from app.schema.experiment_events import ExperimentEventMutation
 from app.schema.insight import InsightQuery
 from app.schema.limits import Limits, document_limits_rule
 from app.schema.link import LinkMutation, LinkQuery, LinkSubscription
@@ -109,6 +111,8 @@ Mutation = merge_types(
         RevenueMutation,
         AlertMutation,
         ExperimentMutation,
+        AssignmentMutation,
+        ExperimentEventMutation,
         AiMutation,
         DocumentationMutation,
         DiagnosisMutation,
