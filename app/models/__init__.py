@@ -19,8 +19,8 @@ from app.models.recommendation import PricingRecommendation
 from app.models.report import REPORT_MODELS
 from app.models.revenue import RevenuePoint, RevenueSeries
 from app.models.run import OrchestrationRun, RunLog
-from app.models.secret import TenantSecret
 from app.models.scoring import AccountScore, ScoringCriterion, ScoringScenario
+from app.models.secret import TenantSecret
 from app.models.seed import SeedManifest
 from app.models.segment import CustomerSegment, SegmentGrowth, SegmentMetrics
 from app.models.upload import UploadChunk
