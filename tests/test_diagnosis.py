@@ -65,3 +65,35 @@ async def test_a_plan_without_evidence_is_insufficient_data_rather_than_guessed(
 async def test_diagnosing_another_tenants_or_a_missing_plan_is_not_found(client: GraphQLClient):
     result = await client.data(DIAGNOSE, {"p": "64b7f0c2a1b2c3d4e5f60718", "c": ""})
     assert result["diagnosePlan"]["code"] == "NOT_FOUND"
+
+
+START = """mutation($p: ID!) { startOrchestration(input: {workflowType: PRICING_ANALYSIS,
+  productId: $p, parameters: {analysisDepth: "quick", includeForecasting: true}}) {
+  __typename ... on Run { id } } }"""
+COMPLETED = """subscription($p: ID!) { aiAnalysisCompleted(productId: $p, since: "0") {
+  kind analysisId } }"""
+
+
+async def test_a_pricing_analysis_diagnoses_each_plan_recommends_per_segment_and_forecasts(
+    client: GraphQLClient, tenant: TenantScope, worker
+):
+    product, _, pro, _ = await segment_on_a_plan(tenant)
+    started = (await client.data(START, {"p": str(product.id)}))["startOrchestration"]
+    run = await finished(client, started["id"])
+
+    assert run["status"] == "COMPLETED", run
+    assert [s["name"] for s in run["steps"]] == [
+        "gather facts",
+        "retrieve documentation",
+        "diagnose Premium",
+        "diagnose Pro",
+        "recommend for SMB",
+        "forecast",
+    ]
+    async with client.subscribe(COMPLETED, {"p": str(product.id)}) as events:
+        kinds = [(await events.next())["aiAnalysisCompleted"]["kind"] for _ in range(3)]
+    assert sorted(kinds) == ["gapDiagnosis", "gapDiagnosis", "pricingRecommendation"]
+    plan = await client.data(
+        "query($id: ID!) { plan(id: $id) { gapDiagnoses { verdict } } }", {"id": str(pro.id)}
+    )
+    assert len(plan["plan"]["gapDiagnoses"]) == 1
