@@ -127,11 +127,14 @@ async def test_a_node_of_another_product_cannot_be_moved(client: GraphQLClient):
 
 async def test_canvas_changes_are_streamed(client: GraphQLClient):
     product, segment, (a, _) = await setup(client)
-    query = "subscription($p: ID!) { canvasChanged(productId: $p) { type productId } }"
+    query = 'subscription($p: ID!) { canvasChanged(productId: $p, since: "0") { type productId } }'
     async with client.subscribe(query, {"p": product["id"]}) as events:
-        await asyncio.sleep(0.2)  # the subscription is live before the change
+        # From the start of the product's changes: the link's event arrives, live or
+        # replayed, after the setup's segment and plan changes.
         await link(client, segment, a)
         event = await asyncio.wait_for(events.next(), 10)
+        while event["canvasChanged"]["type"].startswith(("segment", "plan")):
+            event = await asyncio.wait_for(events.next(), 10)
     assert event["canvasChanged"] == {"type": "linkCreated", "productId": product["id"]}
 
 

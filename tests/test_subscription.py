@@ -8,26 +8,34 @@ import uuid
 import pytest
 import websockets
 
-from tests.support.graphql import GraphQLClient
+from tests.support.graphql import GraphQLClient, Subscription
 
 CREATE = "mutation($n: String!) { createProduct(input: {name: $n}) { ... on Product { id } } }"
 EVENTS = "subscription($since: String) { productEvents(since: $since) { type productId cursor } }"
 
 
+async def event_of(subscription: Subscription, product_id: str) -> dict:
+    """The product's event: a subscription from the start ("0") is live before it replays
+    what came first, so the event arrives whether the change beat the subscribe or not."""
+    while (event := (await asyncio.wait_for(subscription.next(), 5))["productEvents"])[
+        "productId"
+    ] != product_id:
+        pass
+    return event
+
+
 async def test_product_created_event_arrives_on_a_live_subscription(client: GraphQLClient):
-    async with client.subscribe(EVENTS) as subscription:
-        await asyncio.sleep(0.1)
+    async with client.subscribe(EVENTS, {"since": "0"}) as subscription:
         created = await client.data(CREATE, {"n": f"Live {uuid.uuid4().hex[:6]}"})
-        event = (await asyncio.wait_for(subscription.next(), 5))["productEvents"]
+        event = await event_of(subscription, created["createProduct"]["id"])
     assert event["type"] == "productCreated"
     assert event["productId"] == created["createProduct"]["id"]
 
 
 async def test_resuming_from_a_cursor_replays_exactly_what_was_missed(client: GraphQLClient):
-    async with client.subscribe(EVENTS) as subscription:
-        await asyncio.sleep(0.1)
-        await client.data(CREATE, {"n": f"Seen {uuid.uuid4().hex[:6]}"})
-        seen = (await asyncio.wait_for(subscription.next(), 5))["productEvents"]
+    async with client.subscribe(EVENTS, {"since": "0"}) as subscription:
+        created = await client.data(CREATE, {"n": f"Seen {uuid.uuid4().hex[:6]}"})
+        seen = await event_of(subscription, created["createProduct"]["id"])
     missed = [
         (await client.data(CREATE, {"n": f"Missed {uuid.uuid4().hex[:6]}"}))["createProduct"]["id"]
         for _ in range(3)

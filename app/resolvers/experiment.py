@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from beanie import PydanticObjectId
+from bson import ObjectId
 
 from app.analytics import sample_size_proportion
 from app.bus import Event
@@ -188,13 +189,13 @@ async def _validated(
 
 async def _resolve_segments(
     ctx: ResolverCtx, spec: ExperimentSpec, product_id: Any
-) -> list[PydanticObjectId]:
+) -> list[ObjectId]:
     """Target segments: existing segments of the experiment's product, each listed once."""
     given = spec.target_segment_ids or []
     paths = [f"targetSegmentIds.{i}" for i in range(len(given))]
     ids = [_oid(spec, path, s) for path, s in zip(paths, given, strict=True)]
     found = await ctx.scope.get_many(CustomerSegment, [i for i in ids if i is not None])
-    seen: set[PydanticObjectId] = set()
+    seen: set[ObjectId] = set()
     for path, oid in zip(paths, ids, strict=True):
         if oid is None:
             continue
@@ -209,12 +210,11 @@ async def _resolve_segments(
     return [oid for oid in ids if oid is not None]
 
 
-def _oid(spec: ExperimentSpec, path: str, value: str) -> PydanticObjectId | None:
-    try:
-        return PydanticObjectId(value)
-    except Exception:
+def _oid(spec: ExperimentSpec, path: str, value: str) -> ObjectId | None:
+    oid = parse_id(value)
+    if oid is None:
         _issue(spec, path, "not an id")
-        return None
+    return oid
 
 
 async def _product(ctx: ResolverCtx, spec: ExperimentSpec) -> Any:
