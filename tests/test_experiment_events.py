@@ -39,8 +39,11 @@ async def recompute(client: GraphQLClient, experiment_id: str) -> dict:
 
 RESULTS = """query($id: ID!) { experiment(id: $id) { status stopReason results {
   arms { key units conversions conversionRate revenuePerVisitorCents }
-  comparisons { arm method pValue absoluteLift { estimate ci { lower upper } }
-    relativeLift { estimate } chanceToBeatControl expectedLoss sequentialPValue }
+  comparisons { arm method pValue scale verdictMethod significant normalApproximationTrusted
+    ci { lower upper } fiellerCi { lower upper }
+    absoluteLift { estimate pValue ci { lower upper } }
+    relativeLift { estimate pValue ci { lower upper } }
+    chanceToBeatControl expectedLoss sequentialPValue }
   srm { pValue mismatch } sequential { shouldStop reason detail }
   elasticity { elasticity } recommendation { priceCents confidence reasoning nextSteps }
   notes } } }"""
@@ -117,10 +120,39 @@ async def test_results_match_an_independent_welch_test_on_the_raw_events(client,
     welch = stats.ttest_ind(revenue["higher"], revenue["control"], equal_var=False)
     comparison = result["comparisons"][0]
     assert comparison["method"] == "Welch t-test"
-    assert np.isclose(comparison["pValue"], welch.pvalue, rtol=1e-9)
+    assert np.isclose(comparison["absoluteLift"]["pValue"], welch.pvalue, rtol=1e-9)
+    # The verdict is on the relative scale, p-value and interval alike (delta method).
+    assert (comparison["scale"], comparison["verdictMethod"]) == ("RELATIVE", "DELTA")
+    assert comparison["pValue"] == comparison["relativeLift"]["pValue"]
+    assert comparison["ci"] == comparison["relativeLift"]["ci"]
+    assert comparison["normalApproximationTrusted"] is True
     ci = welch.confidence_interval(0.95)
     assert np.isclose(comparison["absoluteLift"]["ci"]["lower"], ci.low)
     assert np.isclose(comparison["absoluteLift"]["ci"]["upper"], ci.high)
+
+
+async def test_few_buyers_get_fiellers_verdict_and_no_stop_on_the_effect(client, tenant):
+    """About 14 buyers in control: the normal approximation is not yet trustworthy, so
+    the verdict is Fieller's interval with its own p-value, a note says why, and the
+    stopping rule waits although the confidence sequence already excludes 0."""
+    created = await create_experiment(client, tenant, primaryMetric="REVENUE_PER_VISITOR")
+    arms = await assign_all(client, created["id"], [f"fb{i}" for i in range(700)])
+    await pause(client, created["id"])
+    prices = {"control": 10_000, "higher": 10_000}
+    events, revenue, _ = simulate(arms, {"control": 0.04, "higher": 0.4}, prices, 8)
+    await ingest(client, created["id"], events)
+    await recompute(client, created["id"])
+    result = (await client.data(RESULTS, {"id": created["id"]}))["experiment"]["results"]
+    comparison = result["comparisons"][0]
+    assert comparison["normalApproximationTrusted"] is False
+    assert (comparison["scale"], comparison["verdictMethod"]) == ("RELATIVE", "FIELLER")
+    assert comparison["ci"] == comparison["fiellerCi"]
+    welch = stats.ttest_ind(revenue["higher"], revenue["control"], equal_var=False)
+    assert np.isclose(comparison["pValue"], welch.pvalue, rtol=1e-9)
+    assert comparison["significant"] and comparison["ci"]["lower"] > 0
+    assert any("not yet trustworthy" in note for note in result["notes"])
+    assert comparison["sequentialPValue"] < 0.05  # the sequence alone would stop
+    assert result["sequential"]["shouldStop"] is False
 
 
 CUPED_RESULTS = """query($id: ID!) { experiment(id: $id) { results { comparisons {
@@ -247,7 +279,9 @@ async def test_a_malformed_batch_is_a_validation_error(client, tenant):
 async def test_the_engine_stops_a_clear_winner_and_announces_it(client, tenant, worker):
     created = await create_experiment(client, tenant, primaryMetric="CONVERSION")
     arms = await assign_all(client, created["id"], [f"z{i}" for i in range(3000)])
-    events, _, _ = simulate(arms, {"control": 0.05, "higher": 0.15}, {"control": 1, "higher": 1}, 3)
+    # About 150 conversions in control: enough for the normal approximation to be trusted.
+    rates = {"control": 0.10, "higher": 0.20}
+    events, _, _ = simulate(arms, rates, {"control": 1, "higher": 1}, 3)
     async with client.subscribe(UPDATES, {"id": created["id"]}) as updates:
         await ingest(client, created["id"], events)
         # The worker's engine loop (EXPERIMENT_ENGINE_SECONDS) flushes, recomputes, stops.

@@ -7,7 +7,11 @@ sum of squares (plus covariate sums and cross products for CUPED). Formulas:
 * delta-method variance of the relative lift ``mean_t / mean_c - 1`` (the same
   first-order Taylor expansion as GrowthBook gbstats ``variance_of_ratios`` with
   zero covariance between independent arms);
-* Welch (1947) / Satterthwaite (1946) degrees of freedom.
+* Welch (1947) / Satterthwaite (1946) degrees of freedom;
+* Fieller's (1940, 1954) interval for the ratio mean_t / mean_c: the ratios rho that a
+  test of mean_t - rho mean_c = 0 does not reject. Its test of rho = 1 is the test of the
+  difference, so it never disagrees with it; it stays honest where the delta method
+  under-covers (small counts, heavy-tailed revenue).
 """
 
 from __future__ import annotations
@@ -150,11 +154,13 @@ class Interval:
 
 @dataclass(frozen=True)
 class Lift:
-    """A point estimate with its standard error and interval."""
+    """A point estimate with its standard error, interval, and the two-sided p-value of
+    no effect on the same scale (p < 1 - ci.level exactly when ci excludes 0)."""
 
     estimate: float
     std_error: float
     ci: Interval
+    p_value: float
 
 
 def normal_quantile(probability: float) -> float:
@@ -165,6 +171,14 @@ def t_quantile(df: float, probability: float) -> float:
     if math.isinf(df):
         return normal_quantile(probability)
     return float(special.stdtrit(df, probability))
+
+
+def two_sided_p(statistic: float, df: float) -> float:
+    """P(|T| >= |statistic|) for Student's t with df (the normal when df is infinite);
+    erfc keeps precision in the normal's far tail."""
+    if math.isinf(df):
+        return math.erfc(abs(statistic) / math.sqrt(2.0))
+    return float(2.0 * special.stdtr(df, -abs(statistic)))
 
 
 def symmetric_interval(
@@ -208,12 +222,44 @@ def relative_estimate(control: ArmStats, treatment: ArmStats) -> float:
     return (treatment.mean - control.mean) / abs(control.mean)
 
 
-def relative_lift(
-    control: ArmStats, treatment: ArmStats, critical: float, level: float
-) -> Lift | None:
-    """Relative lift with a delta-method interval; None when control mean is 0."""
+def relative_lift(control: ArmStats, treatment: ArmStats, df: float, alpha: float) -> Lift | None:
+    """Relative lift with its delta-method interval and the p-value on that scale, both
+    with t_{1-alpha/2, df} (gbstats ``TwoSidedTTest``); None when the control mean is 0."""
     if control.mean == 0.0:
         return None
     estimate = relative_estimate(control, treatment)
     std_error = math.sqrt(relative_lift_variance(control, treatment))
-    return Lift(estimate, std_error, symmetric_interval(estimate, std_error, critical, level))
+    critical = t_quantile(df, 1.0 - alpha / 2.0)
+    ci = symmetric_interval(estimate, std_error, critical, 1.0 - alpha)
+    p_value = two_sided_p(estimate / std_error, df) if std_error > 0.0 else 1.0
+    return Lift(estimate, std_error, ci, p_value)
+
+
+def squared_relative_error(arm: ArmStats) -> float:
+    """(SE of the arm's mean / mean)^2: how well the mean is known; infinite at mean 0."""
+    if arm.mean == 0.0:
+        return math.inf
+    return arm.variance / (arm.n * arm.mean**2)
+
+
+def fieller_interval(
+    control: ArmStats, treatment: ArmStats, critical: float, level: float
+) -> Interval:
+    """Fieller's interval for the relative lift of independent arms.
+
+    The ratios rho with (m_t - rho m_c)^2 <= t^2 (v_t/n_t + rho^2 v_c/n_c) (Fieller 1954;
+    independent arms, so no covariance term), solved as a quadratic in rho and mapped to
+    the lift's scale as relative_estimate does. When g = t^2 SE_c^2 / m_c^2 >= 1 the
+    control mean is not distinguishable from 0 and the set is unbounded.
+    """
+    m_c, m_t = control.mean, treatment.mean
+    a, b = treatment.variance / treatment.n, control.variance / control.n
+    t2 = critical * critical
+    leading = m_c * m_c - t2 * b
+    if leading <= 0.0:
+        return Interval(-math.inf, math.inf, level)
+    half = math.sqrt(t2 * (b * m_t * m_t + a * leading))
+    low, high = (m_t * m_c - half) / leading, (m_t * m_c + half) / leading
+    if m_c > 0.0:
+        return Interval(low - 1.0, high - 1.0, level)
+    return Interval(1.0 - high, 1.0 - low, level)  # a negative baseline flips the sign

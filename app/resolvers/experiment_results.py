@@ -219,8 +219,11 @@ def analyse(experiment: Experiment, arms: list[ArmCounters]) -> Results:
         guardrails=guardrails,
         stop=_decision(experiment, arms, comparisons, srm),
         elasticity=_attempt(lambda: fit_elasticity(_price_arms(arms)), notes, "elasticity"),
-        recommendation=_attempt(
-            lambda: _recommend(experiment, control, arms, srm), notes, "recommendation"
+        recommendation=_agree_with_verdict(
+            _attempt(lambda: _recommend(experiment, control, arms, srm), notes, "recommendation"),
+            metric,
+            variants,
+            comparisons,
         ),
         notes=notes,
     )
@@ -242,6 +245,40 @@ def _recommend(
         ending=DEFAULT_ENDINGS,
         alpha=experiment.alpha,
         srm=srm,
+    )
+
+
+def _agree_with_verdict(
+    recommendation: PriceRecommendation | None,
+    metric: PrimaryMetric,
+    variants: list[ArmCounters],
+    comparisons: list[VariantComparison],
+) -> PriceRecommendation | None:
+    """A confident move to a tested price needs that arm's comparison to agree, when the
+    primary metric is the recommendation's objective (revenue or margin per visitor): a
+    roll-out is not advised while the same data's verdict is "not significant"."""
+    if (
+        recommendation is None
+        or recommendation.confidence != "high"
+        or metric == PrimaryMetric.CONVERSION
+        or recommendation.recommended_price == recommendation.control_price
+        or not variants
+    ):
+        return recommendation
+    price = recommendation.recommended_price
+    nearest = min(variants, key=lambda v: abs(v.arm.price_cents / 100 - price))
+    comparison = comparisons[variants.index(nearest)]
+    verdict = comparison.frequentist.verdict if comparison.frequentist else None
+    if comparison.significant and verdict is not None and verdict.ci.lower > 0.0:
+        return recommendation
+    p = f"p = {verdict.p_value:.3g} on the {verdict.scale} scale" if verdict else "no test"
+    finding = f"the {metric.value} comparison of {comparison.arm} with control is not a win ({p})"
+    steps = (*recommendation.next_steps[:-1], f"Keep testing: {finding}.")
+    return replace(
+        recommendation,
+        confidence="medium",
+        reasoning=(*recommendation.reasoning, f"At most medium confidence: {finding}."),
+        next_steps=steps,
     )
 
 
@@ -289,26 +326,31 @@ def _comparisons(
     out = []
     for i, variant in enumerate(variants):
         key = variant.arm.key
+        frequentist = multi.comparisons[i] if multi else None
         effect = _attempt(partial(_effect_arms, metric, control, variant, cuped), notes, key)
         bayes = _attempt(partial(_bayes, effect), notes, "bayesian") if effect else None
         sequential = (
             _attempt(
-                partial(_sequential, experiment, effect, m), notes, f"sequential test of {key}"
+                partial(_sequential, experiment, effect, m, frequentist),
+                notes,
+                f"sequential test of {key}",
             )
             if effect
             else None
         )
+        if frequentist is not None and not frequentist.normal_approximation_trusted:
+            notes.append(_untrusted_note(key, frequentist))
         out.append(
             VariantComparison(
                 arm=key,
-                frequentist=multi.comparisons[i] if multi else None,
+                frequentist=frequentist,
                 adjusted_p_value=multi.correction.adjusted_p_values[i] if multi else None,
                 significant=bool(multi and multi.correction.reject[i]),
                 chance_to_beat_control=bayes[0] if bayes else None,
                 expected_loss=bayes[1] if bayes else None,
                 sequential_p_value=sequential.p_value if sequential else None,
                 sequential_decision=(
-                    should_stop(sequential, [control.n, variant.n], MIN_UNITS_PER_ARM)
+                    _sequential_decision(sequential, frequentist, [control.n, variant.n])
                     if sequential
                     else None
                 ),
@@ -319,14 +361,42 @@ def _comparisons(
     return out, correction
 
 
-def _sequential(experiment: Experiment, effect: EffectArms, comparisons: int) -> SequentialResult:
-    """mSPRT at alpha/m (Bonferroni over variants), tuned to the planned total sample."""
+def _sequential(
+    experiment: Experiment,
+    effect: EffectArms,
+    comparisons: int,
+    frequentist: ComparisonResult | None,
+) -> SequentialResult:
+    """mSPRT at alpha/m (Bonferroni over variants), tuned to the planned total sample, on
+    the verdict's scale: the relative lift under the delta method, else the difference
+    (whose test of no effect is Fieller's)."""
     return sequential_comparison(
         effect.control,
         effect.variant,
         experiment.alpha / comparisons,
         tuning_n=2.0 * experiment.planned_sample_size_per_arm or DEFAULT_TUNING_N,
+        relative=frequentist is not None and frequentist.verdict.method == "delta",
     )
+
+
+def _untrusted_note(key: str, comparison: ComparisonResult) -> str:
+    return (
+        f"{key}: the normal approximation is not yet trustworthy (g = {comparison.g:.3f}, "
+        "at least 0.05: too few conversions or heavy-tailed values), so the verdict "
+        "uses Fieller's interval and the experiment does not stop on an effect yet"
+    )
+
+
+def _sequential_decision(
+    sequential: SequentialResult, frequentist: ComparisonResult | None, n_per_arm: list[int]
+) -> StopDecision:
+    """The stopping rule, which waits while the normal approximation is not trusted."""
+    decision = should_stop(sequential, n_per_arm, MIN_UNITS_PER_ARM)
+    effect = decision.reason in ("positive_effect", "negative_effect")
+    if effect and frequentist is not None and not frequentist.normal_approximation_trusted:
+        detail = f"normal approximation not yet trustworthy (g = {frequentist.g:.3f})"
+        return StopDecision(False, "too_few_units", detail)
+    return decision
 
 
 def _arm(metric: PrimaryMetric, cuped: bool) -> Callable[[ArmCounters], Any]:

@@ -34,19 +34,50 @@ class ConfidenceInterval:
         )
 
 
-@strawberry.type
+@strawberry.type(
+    description="A lift on one scale: its estimate, standard error, interval and the "
+    "two-sided p-value of no effect on the same scale (pValue < 1 - ci.level exactly when "
+    "ci excludes 0)."
+)
 class LiftEstimate:
     estimate: float
     std_error: float
     ci: ConfidenceInterval
+    p_value: float
 
     @classmethod
     def of(cls, lift: Lift | None) -> LiftEstimate | None:
         if lift is None:
             return None
         return cls(
-            estimate=lift.estimate, std_error=lift.std_error, ci=ConfidenceInterval.of(lift.ci)
+            estimate=lift.estimate,
+            std_error=lift.std_error,
+            ci=ConfidenceInterval.of(lift.ci),
+            p_value=lift.p_value,
         )
+
+
+@strawberry.enum(description="The scale of a comparison's verdict.")
+class LiftScale(Enum):
+    RELATIVE = "relative"
+    ABSOLUTE = "absolute"
+
+
+@strawberry.enum(description="How a comparison's verdict interval and p-value are computed.")
+class VerdictMethod(Enum):
+    DELTA = strawberry.enum_value(
+        "delta", description="Delta method on the relative lift (as GrowthBook gbstats)."
+    )
+    FIELLER = strawberry.enum_value(
+        "fieller",
+        description="Fieller's interval on the relative lift; its test of no lift is the "
+        "unpooled test of the difference.",
+    )
+    DIFFERENCE = strawberry.enum_value(
+        "difference",
+        description="The named test on the difference: the control mean is too close to 0 "
+        "to divide by.",
+    )
 
 
 MEAN_CENTS = "A mean over exposed units, in fractional cents (a statistic, not an amount)."
@@ -91,22 +122,59 @@ class Cuped:
     )
 
 
-@strawberry.type(description="A variant against control on the primary metric.")
+@strawberry.type(
+    description="A variant against control on the primary metric. One verdict: pValue, "
+    "adjustedPValue, significant, ci and the sequential test are all on `scale`, by "
+    "`verdictMethod`."
+)
 class ArmComparison:
     arm: str
-    method: str | None
+    method: str | None = strawberry.field(description="The test on the difference.")
     control_mean: float | None
     variant_mean: float | None
-    absolute_lift: LiftEstimate | None
-    relative_lift: LiftEstimate | None
-    p_value: float | None
-    adjusted_p_value: float | None = strawberry.field(description="Holm, over all variants.")
-    significant: bool
+    absolute_lift: LiftEstimate | None = strawberry.field(
+        description="variant - control, with the named test's p-value."
+    )
+    relative_lift: LiftEstimate | None = strawberry.field(
+        description="variant / control - 1 by the delta method, with its p-value on the "
+        "relative scale (as GrowthBook gbstats); null when the control mean is 0."
+    )
+    fieller_ci: ConfidenceInterval | None = strawberry.field(
+        description="Fieller's interval for the relative lift: honest at small counts and "
+        "heavy-tailed revenue, where the delta method's interval is too narrow; unbounded "
+        "(null ends) when the control mean is not distinguishable from 0."
+    )
+    normal_approximation_trusted: bool | None = strawberry.field(
+        description="False while g = t^2 (SE/mean)^2 of either arm is at least 0.05 (about "
+        "80 conversions per arm, or revenue with few buyers): the delta-method interval is "
+        "not yet trustworthy, the verdict uses Fieller's and the experiment does not stop on "
+        "an effect."
+    )
+    scale: LiftScale | None = strawberry.field(
+        description="The scale of pValue, ci and the sequential test: RELATIVE unless the "
+        "control mean is too close to 0."
+    )
+    verdict_method: VerdictMethod | None
+    ci: ConfidenceInterval | None = strawberry.field(
+        description="The verdict's interval on `scale`, at 1 - alpha (Bonferroni over "
+        "variants): it excludes 0 exactly when pValue < alpha / variants."
+    )
+    p_value: float | None = strawberry.field(
+        description="Two-sided p-value of no effect on `scale`: the test whose inversion "
+        "gives `ci`."
+    )
+    adjusted_p_value: float | None = strawberry.field(
+        description="pValue adjusted by Holm over all variants."
+    )
+    significant: bool = strawberry.field(description="adjustedPValue below alpha.")
     chance_to_beat_control: float | None
     expected_loss: float | None = strawberry.field(
         description="E[max(control - variant, 0)] in metric units if the variant ships."
     )
-    sequential_p_value: float | None
+    sequential_p_value: float | None = strawberry.field(
+        description="Always-valid p-value of the mSPRT on `scale` (the difference under "
+        "Fieller's verdict), at alpha / variants."
+    )
     cuped: Cuped | None = strawberry.field(description="Set when pre-period values exist.")
 
     @classmethod
@@ -119,6 +187,11 @@ class ArmComparison:
             variant_mean=f.treatment_mean if f else None,
             absolute_lift=LiftEstimate.of(f.absolute) if f else None,
             relative_lift=LiftEstimate.of(f.relative) if f else None,
+            fieller_ci=ConfidenceInterval.of(f.fieller) if f and f.fieller else None,
+            normal_approximation_trusted=f.normal_approximation_trusted if f else None,
+            scale=LiftScale(f.verdict.scale) if f else None,
+            verdict_method=VerdictMethod(f.verdict.method) if f else None,
+            ci=ConfidenceInterval.of(f.verdict.ci) if f else None,
             p_value=f.p_value if f else None,
             adjusted_p_value=c.adjusted_p_value,
             significant=c.significant,
