@@ -31,6 +31,7 @@ from app.models import (
     TenantScope,
 )
 from app.models.product import Competitor, CompetitorPlan, CostLine, CostPer
+from app.models.report import Report, Schedule, TimeRange
 from app.models.scoring import (
     AccountList,
     AccountScore,
@@ -44,6 +45,8 @@ from app.models.scoring import (
     ValueScore,
 )
 from app.resolvers import scoring, scoring_calc
+from app.resolvers.report import scheduled
+from app.resolvers.report_template import BUILT_IN
 from app.resolvers.segment import refresh_metrics
 
 MONTHS = 36
@@ -460,6 +463,23 @@ async def _scoring(scope: TenantScope, rng: np.random.Generator) -> None:
         )
 
 
+async def _report(scope: TenantScope, product_id: Any) -> None:
+    """The built-in monthly revenue report of the first product, due at 09:00 Berlin time
+    on the first of each month."""
+    template = next(t for t in BUILT_IN if t.id == "monthly_revenue_report")
+    report = Report(
+        tenant_id=scope.tenant_id,
+        name=f"Demo: {template.name}",
+        product_id=product_id,
+        sections=template.sections,
+        time_range=TimeRange(relative=template.relative),
+        schedule=Schedule(cron="0 9 1 * *", timezone="Europe/Berlin"),
+        template=template.id,
+    )
+    report.next_scheduled = scheduled(report, datetime.now(UTC))
+    await scope.insert(report)
+
+
 async def seed(
     scope: TenantScope, seed: int = 7, customers_per_product: int = 1000
 ) -> SeedManifest:
@@ -484,6 +504,7 @@ async def seed(
     for segment in data.segments:  # as the import's metrics step would
         await refresh_metrics(scope, segment)
     await _scoring(scope, np.random.default_rng(seed))
+    await _report(scope, data.products[0].id)
     manifest = SeedManifest(
         tenant_id=scope.tenant_id, seed=seed, planted=data.planted, counts=data.counts()
     )
