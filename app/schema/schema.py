@@ -39,6 +39,7 @@ from app.schema.documentation import (
 )
 from app.schema.errors import EXCEPTION_HANDLERS, ErrorPolicy
 from app.schema.experiment import ExperimentMutation, ExperimentQuery, ExperimentSubscription
+from app.schema.experiment_compare import ExperimentCompareQuery
 from app.schema.experiment_events import ExperimentEventMutation
 from app.schema.insight import InsightQuery
 from app.schema.limits import Limits, document_limits_rule
@@ -85,6 +86,7 @@ Query = merge_types(
         InsightQuery,
         AlertQuery,
         ExperimentQuery,
+        ExperimentCompareQuery,
         AiQuery,
         DocumentationQuery,
         DiagnosisQuery,
