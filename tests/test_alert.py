@@ -13,6 +13,7 @@ import pytest
 
 from app.models import CustomerSegment, PricingPlan, Product, TenantScope
 from tests.support.graphql import GraphQLClient
+from tests.support.runs import status_in
 
 UPSERT = """mutation($input: RevenueContributionInput!) {
   upsertRevenueContribution(input: $input) { __typename } }"""
@@ -38,15 +39,6 @@ def planted(i: int, noisy: bool = True) -> float:
 
 def month(i: int) -> str:
     return date(2023 + i // 12, i % 12 + 1, 1).isoformat()
-
-
-async def wait(client: GraphQLClient, run_id: str) -> dict:
-    for _ in range(300):
-        run = (await client.data(RUN, {"id": run_id}))["run"]
-        if run["status"] in ("COMPLETED", "FAILED"):
-            return run
-        await asyncio.sleep(0.1)
-    raise TimeoutError(run)
 
 
 async def contributions(
@@ -88,7 +80,7 @@ async def contributions(
 
 async def forecast(client: GraphQLClient, product_id: str) -> None:
     run_id = (await client.data(FORECAST, {"p": product_id}))["forecastRevenue"]["id"]
-    finished = await wait(client, run_id)
+    finished = await status_in(client, run_id, ("COMPLETED", "FAILED"), 30, RUN)
     assert finished["status"] == "COMPLETED", finished
 
 

@@ -4,10 +4,9 @@ measured inelastic demand is diagnosed underpriced, citing the platform's own fi
 from __future__ import annotations
 
 from app.models import TenantScope
+from tests.support.experiments import RESULTS, run_price_test, segment_on_a_plan
 from tests.support.graphql import GraphQLClient
 from tests.support.runs import finished
-from tests.test_experiment_events import RESULTS
-from tests.test_projection import run_price_test, segment_on_a_plan
 
 DIAGNOSE = """mutation($p: ID!, $c: String!) { diagnosePlan(planId: $p, context: $c) {
   __typename ... on Run { id } ... on Error { code message } } }"""

@@ -3,87 +3,19 @@
 from __future__ import annotations
 
 import math
-import uuid
-from typing import Any
 
 from scipy import stats
 
-from app.models import PricingPlan, Product, TenantScope
-from tests.support.graphql import GraphQLClient
-
-EXPERIMENT_FIELDS = """id key status stopReason plannedSampleSizePerArm rollout
-  arms { key priceCents trafficShare control }"""
-CREATE = f"""mutation($input: ExperimentInput!) {{ createExperiment(input: $input) {{
-  __typename ... on Experiment {{ {EXPERIMENT_FIELDS} }}
-  ... on ValidationError {{ fields {{ path message }} }} ... on Error {{ code message }} }} }}"""
-ACTION = """mutation($id: ID!, $action: ExperimentAction!) {
-  experimentAction(id: $id, action: $action) {
-  __typename ... on Experiment { status stopReason } ... on Error { code message } } }"""
-UPDATE = """mutation($id: ID!, $input: ExperimentInput!) {
-  updateExperiment(id: $id, input: $input) {
-  __typename ... on Experiment { rollout arms { key } } ... on Error { code message } } }"""
-ASSIGN_UNITS = """mutation($id: ID!, $units: [String!]!) {
-  assignUnits(experimentId: $id, unitIds: $units) {
-  __typename ... on AssignmentBatch { assignments { unitId arm priceCents } }
-  ... on Error { code message } } }"""
-
-
-async def make_product(tenant: TenantScope, price: int = 10_000, cost: int = 2_000) -> tuple:
-    product = await tenant.insert(Product(tenant_id=tenant.tenant_id, name=f"P {uuid.uuid4()}"))
-    plan = await tenant.insert(
-        PricingPlan(
-            tenant_id=tenant.tenant_id,
-            product_id=product.id,
-            name="Pro",
-            unit_price_cents=price,
-            unit_cost_cents=cost,
-        )
-    )
-    return product, plan
-
-
-def experiment_input(product: Any, plan: Any, **overrides: Any) -> dict[str, Any]:
-    arms = [
-        {
-            "key": "control",
-            "planId": str(plan.id),
-            "priceCents": 10_000,
-            "trafficShare": 0.5,
-            "control": True,
-        },
-        {"key": "higher", "planId": str(plan.id), "priceCents": 12_000, "trafficShare": 0.5},
-    ]
-    return {
-        "name": f"Pro +20% {uuid.uuid4().hex[:6]}",
-        "productId": str(product.id),
-        "hypothesis": "a higher price loses less conversion than it earns",
-        "goal": "ROI_EXTRACTION",
-        "arms": arms,
-        "baselineConversionRate": 0.1,
-        "minimumDetectableEffect": 0.2,
-        **overrides,
-    }
-
-
-async def create_experiment(
-    client: GraphQLClient, tenant: TenantScope, start: bool = True, **overrides: Any
-) -> dict[str, Any]:
-    product, plan = await make_product(tenant)
-    created = (await client.data(CREATE, {"input": experiment_input(product, plan, **overrides)}))[
-        "createExperiment"
-    ]
-    assert created["__typename"] == "Experiment", created
-    if start:
-        started = await client.data(ACTION, {"id": created["id"], "action": "START"})
-        assert started["experimentAction"]["status"] == "RUNNING"
-    return created
-
-
-async def pause(client: GraphQLClient, experiment_id: str) -> None:
-    """Before sending a batch of events: with a session worker about, the engine must not
-    judge (and stop) the experiment on part of them. A paused experiment takes events."""
-    paused = await client.data(ACTION, {"id": experiment_id, "action": "PAUSE"})
-    assert paused["experimentAction"]["status"] == "PAUSED", paused
+from tests.support.experiments import (
+    ACTION,
+    ASSIGN_UNITS,
+    CREATE,
+    UPDATE,
+    assign_all,
+    create_experiment,
+    experiment_input,
+    make_product,
+)
 
 
 async def test_created_experiment_plans_its_sample_size_with_the_power_formula(client, tenant):
@@ -191,16 +123,6 @@ async def test_assignment_is_deterministic_and_follows_the_traffic_split(client,
     counts = [sum(1 for arm in first.values() if arm == key) for key in ("control", "a", "b")]
     # Chi-square goodness of fit against the planned shares (the split is a fair multinomial).
     assert stats.chisquare(counts, [20_000 * s for s in (0.5, 0.3, 0.2)]).pvalue > 0.001
-
-
-async def assign_all(client: GraphQLClient, experiment_id: str, units: list[str]) -> dict:
-    out: dict[str, str | None] = {}
-    for start in range(0, len(units), 1000):
-        batch = await client.data(
-            ASSIGN_UNITS, {"id": experiment_id, "units": units[start : start + 1000]}
-        )
-        out.update({a["unitId"]: a["arm"] for a in batch["assignUnits"]["assignments"]})
-    return out
 
 
 async def test_raising_the_rollout_keeps_included_units_in_their_arm(client, tenant):

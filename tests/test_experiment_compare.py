@@ -4,10 +4,16 @@ from __future__ import annotations
 
 from bson import ObjectId
 
+from tests.support.experiments import (
+    assign_all,
+    create_experiment,
+    ingest,
+    pause,
+    recompute,
+    simulate,
+)
 from tests.support.graphql import GraphQLClient
 from tests.support.tenants import sign_up
-from tests.test_experiment import assign_all, create_experiment, pause
-from tests.test_experiment_events import ingest, recompute, simulate
 
 ARM = """key priceCents control units conversions conversionRate revenuePerVisitorCents
   marginPerVisitorCents"""

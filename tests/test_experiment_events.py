@@ -18,87 +18,29 @@ from app.models import Experiment, ExperimentUnit, TenantScope
 from app.resolvers.experiment_events import flush
 from app.resolvers.experiment_results import compute, process
 from app.seed import seed
-from tests.support.graphql import GraphQLClient
+from tests.support.experiments import (
+    ACTION,
+    RECORD,
+    RESULTS,
+    assign_all,
+    create_experiment,
+    event,
+    ingest,
+    pause,
+    recompute,
+    simulate,
+)
 from tests.support.tenants import sign_up
-from tests.test_experiment import ACTION, assign_all, create_experiment, pause
 
-RECORD = """mutation($events: [ExperimentEventInput!]!) { recordExperimentEvents(events: $events) {
-  __typename ... on EventIngestion { received accepted duplicates rejected { index reason } }
-  ... on ValidationError { fields { path message } } } }"""
-RECOMPUTE = """mutation($id: ID!) { recomputeExperiment(id: $id) {
-  __typename ... on Experiment { status stopReason } ... on Error { code message } } }"""
-
-
-async def recompute(client: GraphQLClient, experiment_id: str) -> dict:
-    """`recomputeExperiment` for a tenant on the enterprise tier (the fixtures' tenants
-    are), whose quota of expensive work the suite never spends."""
-    done = (await client.data(RECOMPUTE, {"id": experiment_id}))["recomputeExperiment"]
-    assert done["__typename"] == "Experiment", done
-    return done
-
-
-RESULTS = """query($id: ID!) { experiment(id: $id) { status stopReason results {
-  arms { key units conversions conversionRate revenuePerVisitorCents }
-  comparisons { arm method pValue scale verdictMethod significant normalApproximationTrusted
-    ci { lower upper } fiellerCi { lower upper }
-    absoluteLift { estimate pValue ci { lower upper } }
-    relativeLift { estimate pValue ci { lower upper } }
-    chanceToBeatControl expectedLoss sequentialPValue }
-  srm { pValue mismatch } sequential { shouldStop reason detail }
-  elasticity { elasticity } recommendation { priceCents confidence reasoning nextSteps }
-  notes } } }"""
 ENGINE_ELECTION = "experiment-engine"  # the claim that elects one engine per turn (jobs/)
 UPDATES = """subscription($id: ID!) { experimentUpdated(experimentId: $id, since: "0") {
   type status stopReason cursor } }"""
-
-
-def simulate(
-    arms: dict[str, str | None], rates: dict[str, float], prices: dict[str, int], seed: int
-) -> tuple[list[dict[str, Any]], dict[str, list[float]], dict[str, list[int]]]:
-    """Events for assigned units (shuffled: some conversions arrive before exposures), plus
-    the per-unit revenue and conversion the test computes its own statistics from."""
-    rng = np.random.default_rng(seed)
-    events: list[dict[str, Any]] = []
-    revenue: dict[str, list[float]] = defaultdict(list)
-    converted: dict[str, list[int]] = defaultdict(list)
-    for unit, arm in arms.items():
-        if arm is None:
-            continue
-        events.append(event(unit, "EXPOSURE"))
-        total = 0
-        buys = rng.random() < rates[arm]
-        if buys:
-            events.append(event(unit, "CONVERSION", prices[arm]))
-            total += prices[arm]
-            if rng.random() < 0.3:  # an add-on: a second revenue event for the same unit
-                extra = int(rng.integers(100, 5000))
-                events.append(event(unit, "REVENUE", extra))
-                total += extra
-        revenue[arm].append(total)
-        converted[arm].append(int(buys))
-    random.Random(seed).shuffle(events)
-    return events, revenue, converted
-
-
-def event(unit: str, kind: str, amount: int = 0) -> dict[str, Any]:
-    return {"eventId": f"{unit}:{kind}", "unitId": unit, "kind": kind, "amountCents": amount}
 
 
 async def until_completed(updates: Any) -> dict[str, Any]:
     while (update := (await updates.next())["experimentUpdated"])["status"] != "COMPLETED":
         pass
     return update
-
-
-async def ingest(client: GraphQLClient, experiment_id: str, events: list[dict], size: int = 500):
-    totals = {"accepted": 0, "duplicates": 0, "rejected": 0}
-    for start in range(0, len(events), size):
-        batch = [{**e, "experimentId": experiment_id} for e in events[start : start + size]]
-        report = (await client.data(RECORD, {"events": batch}))["recordExperimentEvents"]
-        totals["accepted"] += report["accepted"]
-        totals["duplicates"] += report["duplicates"]
-        totals["rejected"] += len(report["rejected"])
-    return totals
 
 
 async def test_results_match_an_independent_welch_test_on_the_raw_events(client, tenant):

@@ -10,18 +10,23 @@ from typing import Any
 import pytest
 from bson import ObjectId
 
-from app.models import CustomerSegment, Experiment, TenantScope
-from tests.support.graphql import GraphQLClient
-from tests.support.tenants import sign_up
-from tests.test_experiment import (
+from app.models import Experiment, TenantScope
+from tests.support.experiments import (
     ACTION,
     CREATE,
+    RECORD,
+    RESULTS,
     UPDATE,
     assign_all,
+    event,
     experiment_input,
+    ingest,
     make_product,
+    make_segments,
+    recompute,
 )
-from tests.test_experiment_events import RECORD, RESULTS, event, ingest, recompute
+from tests.support.graphql import GraphQLClient
+from tests.support.tenants import sign_up
 
 SEGMENT_ACTION = """mutation($id: ID!, $action: ExperimentAction!, $segment: ID, $reason: String) {
   experimentAction(id: $id, action: $action, segmentId: $segment, reason: $reason) {
@@ -39,15 +44,6 @@ UPDATES = """subscription($id: ID!) { experimentUpdated(experimentId: $id, since
 AUDIT = """query($filter: AuditFilter) { auditLog(filter: $filter, first: 100) { nodes {
   action outcome diff } } }"""
 UNITS = [f"shopper-{i}" for i in range(200)]
-
-
-async def make_segments(tenant: TenantScope, product: Any, count: int) -> list[CustomerSegment]:
-    return [
-        await tenant.insert(
-            CustomerSegment(tenant_id=tenant.tenant_id, product_id=product.id, name=f"S{i}")
-        )
-        for i in range(count)
-    ]
 
 
 async def segmented_experiment(

@@ -11,6 +11,7 @@ from app.models.base import utcnow
 from tests.support import catalog
 from tests.support.catalog import own_client, own_fixture, own_scope  # noqa: F401
 from tests.support.graphql import GraphQLClient
+from tests.support.polling import until
 
 LINK = """mutation($input: CreateLinkInput!) { createLink(input: $input) { __typename
   ... on SegmentPlanLink { id revision linkType percentage } ... on Error { message } } }"""
@@ -160,11 +161,11 @@ async def test_suggestions_pick_the_plan_whose_price_fits_average_revenue(
     await catalog.plan(client, product["id"], "A", 1000)
     b = await catalog.plan(client, product["id"], "B", 5000)
     metrics = "query($id: ID!) { segment(id: $id) { metrics { avgRevenueCents } } }"
-    for _ in range(100):
-        found = (await client.data(metrics, {"id": segment["id"]}))["segment"]["metrics"]
-        if found["avgRevenueCents"]:
-            break
-        await asyncio.sleep(0.1)
+
+    async def read() -> dict:
+        return (await client.data(metrics, {"id": segment["id"]}))["segment"]["metrics"]
+
+    await until(read, lambda found: bool(found["avgRevenueCents"]))
     query = "query($p: ID!) { linkSuggestions(productId: $p) { segmentId planId linkType fit } }"
     suggestions = (await client.data(query, {"p": product["id"]}))["linkSuggestions"]
     assert [(s["segmentId"], s["planId"], s["linkType"]) for s in suggestions] == [

@@ -3,7 +3,6 @@ number of MongoDB round trips, counted by a command listener on the client."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 
 import pytest_asyncio
@@ -19,6 +18,7 @@ from app.settings import Settings
 from tests.support import catalog
 from tests.support.catalog import own_client, own_fixture, own_scope  # noqa: F401
 from tests.support.graphql import GraphQLClient
+from tests.support.polling import until
 
 PAGE = """query($p: ID!, $n: Int!) { segments(productId: $p, first: $n) { totalCount nodes {
   id name metrics { totalUsers avgRevenueCents churnRate }
@@ -88,11 +88,9 @@ async def fill(client: GraphQLClient, tenant: TenantScope, segments: int) -> str
 
 async def quiet() -> None:
     """No run of any test still working: its queries would be counted too."""
-    for _ in range(300):
-        busy = await OrchestrationRun.find({"status": {"$nin": FINAL}}).count()
-        if not busy:
-            return
-        await asyncio.sleep(0.1)
+    await until(
+        lambda: OrchestrationRun.find({"status": {"$nin": FINAL}}).count(), lambda busy: not busy
+    )
 
 
 async def round_trips(client: GraphQLClient, counted: Commands, product: str, n: int) -> int:

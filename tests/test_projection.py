@@ -4,8 +4,7 @@ elasticity recovered from an experiment generated with a planted one."""
 from __future__ import annotations
 
 import math
-from datetime import UTC, date, datetime
-from typing import Any
+from datetime import UTC, datetime
 
 import pytest
 
@@ -22,15 +21,24 @@ from app.analytics.projection import (
 from app.models import (
     CustomerSegment,
     PricingPlan,
-    RevenueSeries,
     SegmentMetrics,
     SegmentPlanLink,
     TenantScope,
 )
-from app.models.revenue import RevenuePoint
+from tests.support.experiments import (
+    BASE_SUBS,
+    CREATE,
+    GROWTH,
+    MOVE,
+    PRICE,
+    RESULTS,
+    TARGET_PRICE,
+    experiment_input,
+    make_product,
+    run_price_test,
+    segment_on_a_plan,
+)
 from tests.support.graphql import GraphQLClient
-from tests.test_experiment import ACTION, CREATE, assign_all, experiment_input, make_product
-from tests.test_experiment_events import RESULTS, event, ingest, recompute
 
 
 def test_projection_applies_the_price_response_then_compounds_net_growth():
@@ -114,93 +122,6 @@ def test_move_scenarios_take_the_interval_end_that_earns_more_as_optimistic(
     assert [p.elasticity for p in result] == [optimistic_end, -1.5, -3.0 - optimistic_end]
     totals = [p.total_revenue_cents for p in result]
     assert totals[0] > totals[1] > totals[2]
-
-
-MOVE = """query($s: ID!, $p: ID!, $e: Float, $m: Int!) {
-  segmentMoveProjection(segmentId: $s, planId: $p, months: $m, elasticity: $e) {
-    planName basePeriod baseSource monthlyGrowth assumptions
-    currentPlans { planName subscriptions revenueCents priceRatio }
-    elasticity { estimate lower upper source confidence experimentId experimentName }
-    scenarios { name elasticity revenueChangePercent revenueChangeCents
-      points { month subscriptions revenueCents } }
-    revenue { period value lower upper } subscriptions { value lower upper }
-    baselineRevenue { period value lower upper } } }"""
-BASE_SUBS, PRICE, TARGET_PRICE, GROWTH = 1000, 10_000, 15_000, 0.01
-
-
-async def segment_on_a_plan(tenant: TenantScope) -> tuple[Any, Any, Any, Any]:
-    """A product whose segment pays PRICE on Pro for two years of 1% monthly growth, and a
-    Premium plan at TARGET_PRICE; returns (product, segment, pro, premium)."""
-    product, pro = await make_product(tenant, price=PRICE)
-    premium = await tenant.insert(
-        PricingPlan(
-            tenant_id=tenant.tenant_id,
-            product_id=product.id,
-            name="Premium",
-            unit_price_cents=TARGET_PRICE,
-        )
-    )
-    segment = await tenant.insert(
-        CustomerSegment(tenant_id=tenant.tenant_id, product_id=product.id, name="SMB")
-    )
-    counts = [BASE_SUBS * (1 + GROWTH) ** i for i in range(24)]
-    await tenant.insert(
-        RevenueSeries(
-            tenant_id=tenant.tenant_id,
-            product_id=product.id,
-            segment_id=segment.id,
-            plan_id=pro.id,
-            points=[
-                RevenuePoint(
-                    period=date(2024 + i // 12, i % 12 + 1, 1),
-                    revenue_cents=round(n) * PRICE,
-                    active_subscriptions=round(n),
-                )
-                for i, n in enumerate(counts)
-            ],
-        )
-    )
-    return product, segment, pro, premium
-
-
-async def act(client: GraphQLClient, experiment_id: str, action: str, status: str) -> None:
-    done = await client.data(ACTION, {"id": experiment_id, "action": action})
-    assert done["experimentAction"].get("status") == status, done
-
-
-async def run_price_test(
-    client: GraphQLClient, product: Any, pro: Any, premium: Any, elasticity: float
-) -> str:
-    """A running experiment, Pro's price against Premium's, whose conversions follow
-    rate(p) = 0.3 (p / PRICE)^elasticity exactly (the first units of each arm convert)."""
-    arms = [
-        {"key": "control", "planId": str(pro.id), "priceCents": PRICE, "trafficShare": 0.5},
-        {
-            "key": "higher",
-            "planId": str(premium.id),
-            "priceCents": TARGET_PRICE,
-            "trafficShare": 0.5,
-        },
-    ]
-    arms[0]["control"] = True
-    created = (await client.data(CREATE, {"input": experiment_input(product, pro, arms=arms)}))[
-        "createExperiment"
-    ]
-    await act(client, created["id"], "START", "RUNNING")
-    assigned = await assign_all(client, created["id"], [f"m{i}" for i in range(6000)])
-    # Paused while the events go in: the engine must not judge (and stop) on half of them.
-    await act(client, created["id"], "PAUSE", "PAUSED")
-    prices = {"control": PRICE, "higher": TARGET_PRICE}
-    events = []
-    for arm, price in prices.items():
-        units = [unit for unit, a in assigned.items() if a == arm]
-        buyers = round(len(units) * 0.3 * (price / PRICE) ** elasticity)
-        events += [event(unit, "EXPOSURE") for unit in units]
-        events += [event(unit, "CONVERSION", price) for unit in units[:buyers]]
-    assert (await ingest(client, created["id"], events))["rejected"] == 0
-    await act(client, created["id"], "RESUME", "RUNNING")
-    await recompute(client, created["id"])
-    return created["id"]
 
 
 async def test_a_move_uses_the_elasticity_an_experiment_measured(

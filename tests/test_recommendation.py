@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from app.models import TenantScope
+from tests.support.experiments import MOVE, run_price_test, segment_on_a_plan
 from tests.support.graphql import GraphQLClient
 from tests.support.runs import finished, outputs
-from tests.test_projection import MOVE, run_price_test, segment_on_a_plan
 
 GENERATE = """mutation($p: ID!, $s: ID!, $q: String!) {
   generatePricingRecommendation(productId: $p, segmentId: $s, prompt: $q) {

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 import pytest_asyncio
 
 from tests.support.graphql import GraphQLClient
+from tests.support.polling import until
 from tests.support.servers import ApiProcess, MongoProcess, RedisProcess
 from tests.support.tenants import sign_up
 
@@ -33,15 +34,6 @@ async def stack() -> AsyncIterator[tuple[GraphQLClient, MongoProcess, RedisProce
         redis.stop()
 
 
-async def eventually(check, timeout: float = 20.0):
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        result = await check()
-        if result or asyncio.get_running_loop().time() > deadline:
-            return result
-        await asyncio.sleep(0.2)
-
-
 async def test_mongodb_outage_gives_clean_errors_and_recovers(stack):
     client, mongo, _ = stack
     assert (await client.data(PRODUCTS))["products"]["totalCount"] == 0
@@ -60,7 +52,7 @@ async def test_mongodb_outage_gives_clean_errors_and_recovers(stack):
     async def recovered() -> bool:
         return "errors" not in await client.execute(PRODUCTS)
 
-    assert await eventually(recovered)
+    assert await until(recovered, bool, seconds=20, every=0.2)
     assert (await client.http.get("/readyz")).status_code == 200
 
 
@@ -85,7 +77,7 @@ async def test_redis_outage_gives_clean_errors_loses_no_event_and_recovers(stack
     async def recovered() -> bool:
         return (await client.http.get("/readyz")).status_code == 200
 
-    assert await eventually(recovered)
+    assert await until(recovered, bool, seconds=20, every=0.2)
     since_start = 'subscription { productEvents(since: "0") { type productId } }'
     async with client.subscribe(since_start) as subscription:
         event = await asyncio.wait_for(subscription.next(), 10)

@@ -14,10 +14,9 @@ from app.resolvers.ctx import system_ctx
 from app.resolvers.revenue import save_months
 from app.seed import seed
 from tests.support.attribution import Month, assert_attribution
+from tests.support.experiments import make_product, make_segments
 from tests.support.graphql import GraphQLClient
 from tests.support.tenants import SignedUp, sign_up
-from tests.test_experiment import make_product
-from tests.test_experiment_segments import make_segments
 
 ATTRIBUTION = """
 query($p: ID!, $s: Date!, $e: Date!) { revenueAttribution(productId: $p, start: $s, end: $e) {

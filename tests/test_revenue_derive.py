@@ -15,9 +15,9 @@ from app.models import (
     TenantScope,
 )
 from app.models.revenue import RevenuePoint
+from tests.support.experiments import make_product
 from tests.support.graphql import GraphQLClient
 from tests.support.runs import finished, outputs
-from tests.test_experiment import make_product
 
 DERIVE = """mutation($p: ID!, $m: Int!) { deriveRevenueFromCustomers(productId: $p, months: $m) {
   __typename ... on Run { id } ... on ValidationError { fields { path message } } } }"""

@@ -34,6 +34,7 @@ from app.seed import SEGMENTS as SEED_SEGMENTS
 from app.seed import seed
 from tests.support import workflows
 from tests.support.graphql import GraphQLClient
+from tests.support.runs import status_in
 from tests.support.servers import ApiProcess
 from tests.support.tenants import SignedUp, sign_up
 
@@ -82,15 +83,6 @@ async def start(client: GraphQLClient, workflow: str, **parameters) -> str:
     return result["id"]
 
 
-async def wait_for_status(client: GraphQLClient, run_id: str, *statuses: str, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        run = (await client.data(RUN, {"id": run_id}))["run"]
-        if run["status"] in statuses or time.monotonic() > deadline:
-            return run
-        await asyncio.sleep(0.1)
-
-
 def expected_metrics(customers: list[Customer], segment: CustomerSegment) -> dict:
     members = [
         c
@@ -136,7 +128,7 @@ async def test_late_log_subscriber_gets_the_whole_log_without_gap_or_duplicate(
     client: GraphQLClient, worker
 ):
     run_id = await start(client, "test_slow", steps=6, ticks=3)
-    await wait_for_status(client, run_id, "RUNNING")
+    await status_in(client, run_id, ("RUNNING",), query=RUN)
     await asyncio.sleep(0.5)  # join mid-run
     async with client.subscribe(LOG, {"id": run_id, "since": "0"}) as subscription:
         lines = [m["runLog"] for m in await asyncio.wait_for(subscription.until_complete(), 30)]
@@ -182,10 +174,10 @@ async def test_run_updates_name_each_step_while_it_runs(client: GraphQLClient, w
 
 async def test_pause_holds_between_steps_and_resume_finishes(client: GraphQLClient, worker):
     run_id = await start(client, "test_slow", steps=5, ticks=3)
-    await wait_for_status(client, run_id, "RUNNING")
+    await status_in(client, run_id, ("RUNNING",), query=RUN)
     paused = await client.data(ACTION % "pauseRun", {"id": run_id})
     assert paused["pauseRun"]["__typename"] == "Run"
-    run = await wait_for_status(client, run_id, "PAUSED")
+    run = await status_in(client, run_id, ("PAUSED",), query=RUN)
     assert run["status"] == "PAUSED"
     finished_while_paused = run["progress"]["completedSteps"]
     await asyncio.sleep(0.6)
@@ -193,7 +185,7 @@ async def test_pause_holds_between_steps_and_resume_finishes(client: GraphQLClie
     assert still["progress"]["completedSteps"] == finished_while_paused < 5
 
     await client.data(ACTION % "resumeRun", {"id": run_id})
-    run = await wait_for_status(client, run_id, "COMPLETED")
+    run = await status_in(client, run_id, ("COMPLETED",), query=RUN)
     assert run["status"] == "COMPLETED"
     # Steps finished before the pause ran once; the one the pause interrupted ran again.
     attempts = [step["attempts"] for step in run["steps"]]
@@ -203,9 +195,9 @@ async def test_pause_holds_between_steps_and_resume_finishes(client: GraphQLClie
 
 async def test_stop_cancels_a_running_run(client: GraphQLClient, worker):
     run_id = await start(client, "test_slow", steps=5, ticks=5)
-    await wait_for_status(client, run_id, "RUNNING")
+    await status_in(client, run_id, ("RUNNING",), query=RUN)
     await client.data(ACTION % "stopRun", {"id": run_id})
-    run = await wait_for_status(client, run_id, "CANCELLED")
+    run = await status_in(client, run_id, ("CANCELLED",), query=RUN)
     assert run["status"] == "CANCELLED"
     assert run["progress"]["completedSteps"] < 5
     again = await client.data(ACTION % "resumeRun", {"id": run_id})
@@ -216,7 +208,7 @@ async def test_failing_step_retries_then_fails_the_run_with_its_error(
     client: GraphQLClient, worker
 ):
     run_id = await start(client, "test_flaky", steps=2)
-    run = await wait_for_status(client, run_id, "FAILED")
+    run = await status_in(client, run_id, ("FAILED",), query=RUN)
     assert run["status"] == "FAILED"
     assert "provider answered 503" in run["error"]
     assert run["steps"][0]["attempts"] == 3  # the first try and two retries
@@ -227,7 +219,7 @@ async def test_failing_step_retries_then_fails_the_run_with_its_error(
 
 async def test_run_over_its_timeout_fails_with_the_reason(client: GraphQLClient, worker):
     run_id = await start(client, "test_slow", steps=3, ticks=30, timeoutSeconds=1)
-    run = await wait_for_status(client, run_id, "FAILED")
+    run = await status_in(client, run_id, ("FAILED",), query=RUN)
     assert run["status"] == "FAILED" and "timed out after 1 s" in run["error"]
 
 
@@ -398,7 +390,7 @@ async def test_killed_worker_loses_nothing_and_repeats_no_finished_step(
 
         second = start_worker(env)
         try:
-            done = await wait_for_status(client, run_id, "COMPLETED", timeout=60)
+            done = await status_in(client, run_id, ("COMPLETED",), 60, RUN)
         finally:
             second.terminate()
             second.wait(timeout=30)
