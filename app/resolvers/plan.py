@@ -142,11 +142,12 @@ async def update_plan(
 async def restore_plan_version(
     ctx: ResolverCtx, plan_id: str, revision: int, number: int, reason: str = ""
 ) -> PricingPlan:
-    plan = await version.load_at(ctx.scope, PricingPlan, plan_id, revision)
-    old = await version.version_of(ctx.scope, ENTITY, plan_id, number)
-    restored = PricingPlan.model_validate({**plan.model_dump(), **old.snapshot})
+    point = await version.restore_point(
+        ctx.scope, PricingPlan, ENTITY, plan_id, revision, number, reason
+    )
+    restored = PricingPlan.model_validate({**point.doc.model_dump(), **point.snapshot})
     changes = {key: getattr(restored, key) for key in EDITABLE}
-    return await _apply(ctx, plan, changes, reason or f"restored version {number}")
+    return await _apply(ctx, point.doc, changes, point.reason)
 
 
 async def delete_plan(ctx: ResolverCtx, plan_id: str, revision: int) -> PricingPlan:

@@ -277,12 +277,13 @@ async def update_segment(
 async def restore_segment_version(
     ctx: ResolverCtx, segment_id: str, revision: int, number: int, reason: str = ""
 ) -> CustomerSegment:
-    segment = await version.load_at(ctx.scope, CustomerSegment, segment_id, revision)
-    old = await version.version_of(ctx.scope, ENTITY, segment_id, number)
-    fields = {**old.snapshot}
+    point = await version.restore_point(
+        ctx.scope, CustomerSegment, ENTITY, segment_id, revision, number, reason
+    )
+    fields = point.snapshot
     if fields.get("sql_where"):
         fields.pop("filter", None)  # the SQL text is the source; it translates the same
-    return await _apply(ctx, segment, fields, reason or f"restored version {number}")
+    return await _apply(ctx, point.doc, fields, point.reason)
 
 
 async def delete_segment(ctx: ResolverCtx, segment_id: str, revision: int) -> CustomerSegment:

@@ -6,7 +6,8 @@ revision it read, and a stale one is a Conflict before anything is written.
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Generic
 
 from beanie import PydanticObjectId
 
@@ -58,16 +59,36 @@ async def record(
     )
 
 
-async def version_of(scope: TenantScope, entity: str, entity_id: str, number: int) -> DataVersion:
-    oid = parse_id(entity_id)
+@dataclass(frozen=True)
+class Restore(Generic[D]):
+    """What restoring a version needs: the document as the caller last read it, the
+    version's stored fields and the reason to record."""
+
+    doc: D
+    snapshot: dict[str, Any]
+    reason: str
+
+
+async def restore_point(
+    scope: TenantScope,
+    model: type[D],
+    entity: str,
+    doc_id: str,
+    revision: int,
+    number: int,
+    reason: str = "",
+) -> Restore[D]:
+    """The document at `revision` (else Conflict) and its version `number` (else NotFound)."""
+    doc = await load_at(scope, model, doc_id, revision)
+    oid = parse_id(doc_id)
     found = (
         await scope.find(DataVersion, {"entity_id": oid, "number": number}).first_or_none()
         if oid
         else None
     )
     if found is None or found.entity_type != entity:
-        raise NotFound("DataVersion", f"{entity_id}@{number}")
-    return found
+        raise NotFound("DataVersion", f"{doc_id}@{number}")
+    return Restore(doc, dict(found.snapshot), reason or f"restored version {number}")
 
 
 async def versions(scope: TenantScope, entity_id: str) -> list[DataVersion]:
