@@ -16,16 +16,10 @@ so that admitting a request costs one round trip to Redis.
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
 import math
-from collections import deque
 from dataclasses import dataclass
-from typing import Any
 
 import redis.asyncio as aioredis
-from redis.asyncio.connection import Connection
-from redis.exceptions import ConnectionError, NoScriptError, RedisError, ResponseError
 
 # KEYS[1]: the sorted set; KEYS[2]: the usage hash an allowed hit counts in; KEYS[3]: the
 # flag an allowed hit claims when it leaves few units. ARGV: limit, window (µs), cost (0 =
@@ -85,83 +79,6 @@ return {0, limit - used, string.format('%.0f', math.max(retry, 1)), 0}
 """
 
 
-class SharedConnection:
-    """One Redis connection that concurrent callers share for the command every request
-    sends. The commands of all the calls made in one turn of the event loop go out in one
-    write, and a single reader hands the replies back in order (Redis answers a
-    connection's commands in the order they came). Through redis-py's pool, each call takes
-    a connection and a socket write of its own: about three times the CPU under load.
-    When the connection fails, every call waiting on it fails with a ConnectionError and
-    the next call connects again."""
-
-    def __init__(self, redis: aioredis.Redis) -> None:
-        self._pool = redis.connection_pool
-        self._connection: Connection | None = None
-        self._connecting = asyncio.Lock()
-        self._replies: deque[asyncio.Future[Any]] = deque()
-        self._unsent: list[bytes] = []
-
-    async def execute(self, *args: str | int) -> Any:
-        connection = self._connection or await self._connect()
-        loop = asyncio.get_running_loop()
-        reply = loop.create_future()
-        # No await from here to the write's scheduling: replies are matched by position.
-        self._replies.append(reply)
-        if not self._unsent:
-            loop.call_soon(self._send, connection)
-        self._unsent += connection.pack_command(*args)
-        return await reply
-
-    def _send(self, connection: Connection) -> None:
-        if connection is not self._connection:
-            return  # it failed since, and its calls with it; what is unsent is the next's
-        unsent, self._unsent = self._unsent, []
-        writer = connection._writer  # redis-py's stream: its own send would await first
-        assert writer is not None
-        writer.writelines(unsent)
-
-    async def _connect(self) -> Connection:
-        async with self._connecting:
-            if self._connection is None:
-                # From the pool, so that closing the client closes it too (and its reader).
-                self._connection = await self._pool.get_connection()
-                reader = asyncio.create_task(self._read(self._connection), name="redis-reader")
-                _readers.add(reader)
-                reader.add_done_callback(_readers.discard)
-            return self._connection
-
-    async def _read(self, connection: Connection) -> None:
-        try:
-            while True:
-                try:
-                    value = await connection.read_response()
-                except ResponseError as error:  # an error reply is its own caller's
-                    value = error
-                reply = self._replies.popleft()
-                if reply.done():  # its caller was cancelled
-                    continue
-                if isinstance(value, ResponseError):
-                    reply.set_exception(value)
-                else:
-                    reply.set_result(value)
-        except Exception as error:  # every waiting call is told, whatever went wrong
-            self._fail(error)
-            await connection.disconnect(nowait=True)
-            await self._pool.release(connection)
-
-    def _fail(self, error: Exception) -> None:
-        """Fail the calls waiting on the connection; the next call connects again."""
-        self._connection, self._unsent = None, []
-        failed = error if isinstance(error, RedisError) else ConnectionError(str(error))
-        while self._replies:
-            waiting = self._replies.popleft()
-            if not waiting.done():
-                waiting.set_exception(failed)
-
-
-_readers: set[asyncio.Task[None]] = set()  # kept referenced while they run
-
-
 @dataclass(frozen=True)
 class Decision:
     allowed: bool
@@ -188,8 +105,7 @@ class RateLimiter:
     def __init__(self, redis: aioredis.Redis, prefix: str) -> None:
         self._redis = redis
         self._prefix = prefix
-        self._connection = SharedConnection(redis)
-        self._sha = hashlib.sha1(SLIDING_WINDOW_LUA.encode()).hexdigest()  # noqa: S324
+        self._script = redis.register_script(SLIDING_WINDOW_LUA)
 
     async def hit(
         self,
@@ -227,15 +143,11 @@ class RateLimiter:
             raise ValueError("limit must be >= 1 and window_seconds > 0")
         window_us = max(1, math.ceil(window_seconds * 1_000_000))
         limited = f"{self._prefix}:rl:{key}"
-        counted: tuple[str, int, int] = ("", 0, 0)
-        if tally is not None:
-            counted = (tally.field, tally.amount, tally.ttl_seconds)
-        keys = (limited, tally.key if tally else limited, f"{limited}:warned")
-        args = (3, *keys, limit, window_us, cost, *counted, warn_below)
-        try:
-            result = await self._connection.execute("EVALSHA", self._sha, *args)
-        except NoScriptError:  # Redis restarted or flushed its scripts: send it whole
-            result = await self._connection.execute("EVAL", SLIDING_WINDOW_LUA, *args)
+        counted = ("", 0, 0) if tally is None else (tally.field, tally.amount, tally.ttl_seconds)
+        result = await self._script(
+            keys=[limited, tally.key if tally else limited, f"{limited}:warned"],
+            args=[limit, window_us, cost, *counted, warn_below],
+        )
         allowed, remaining, retry_us, warn = (int(value) for value in result)
         return Decision(
             allowed=bool(allowed),
