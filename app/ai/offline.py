@@ -14,6 +14,9 @@ and "insufficient_data" when there is no elasticity, no competitor price and no 
 Report section: the section's figures as findings, headline totals (revenue, forecast,
 alerts) first, then the rest in the platform's order, at most eight; the text joins them.
 
+Positioning: per plan, its price, its difference from the competitors' median price and that
+difference as a share of the median; "below", "level with" (within 5%) or "above" the market.
+
 Recommendation: the option with the largest realistic revenue change whose pessimistic
 change is not negative; otherwise keeping the current price.
 """
@@ -223,4 +226,33 @@ def report_section(facts: Facts) -> SectionDraft:
     )
     return SectionDraft(
         text=f"Offline analyst (the platform's figures, no model): {text}", findings=findings
+    )
+
+
+LEVEL = 0.05  # a plan within 5% of the competitors' median is level with the market
+
+
+def positioning(facts: Facts, plan_keys: list[str]) -> SectionDraft:
+    """`plan_keys`: each plan's fact prefix, with `.price_cents`, `.difference_cents` and
+    `.vs_median` facts beside the competitors' median."""
+    median = facts[MARKET_MEDIAN]
+    findings = []
+    for key in plan_keys:
+        price, difference, ratio = (
+            facts[f"{key}.{part}"] for part in ("price_cents", "difference_cents", "vs_median")
+        )
+        if abs(ratio.value) <= LEVEL:
+            where = "level with"
+        else:
+            where = "below" if ratio.value < 0 else "above"
+        statement = (
+            f"{price.label} is {price.shown()}, {difference.shown()} ({ratio.shown()}) against "
+            f"the competitors' median {median.shown()}: {where} the market."
+        )
+        keys = (f"{key}.price_cents", f"{key}.difference_cents", f"{key}.vs_median")
+        evidence = cite(facts, *keys, MARKET_MEDIAN)
+        findings.append(FindingDraft(statement=statement, severity="medium", evidence=evidence))
+    text = " ".join(f.statement for f in findings) or "The product has no priced plans."
+    return SectionDraft(
+        text=f"Offline analyst (the platform's prices, no model): {text}", findings=findings
     )

@@ -50,6 +50,15 @@ TEMPLATES: dict[str, PromptTemplate] = {
             "chosen option's id exactly as given.\n" + RULES,
         ),
         PromptTemplate(
+            "competitor_positioning",
+            1,
+            "Positioning of a product's plans against its competitors' prices",
+            "You are a pricing analyst. Summarize how the product's plans are positioned "
+            "against the competitors' observed prices in FACTS (each plan's difference from "
+            "the competitors' median is the platform's own; do not recompute it), in a few "
+            "sentences of text, with findings citing the facts you quote.\n" + RULES,
+        ),
+        PromptTemplate(
             "report_section",
             1,
             "One section of a report, written from its prompt",

@@ -6,7 +6,9 @@ from app.models.ai import AiCall, PromptOverride
 from app.models.alert import Alert
 from app.models.audit import AuditEntry
 from app.models.base import TenantDocument, TenantScope
+from app.models.competitor import CompetitorAnalysis, MarketIntelligence, PositioningSummary
 from app.models.customer import Customer
+from app.models.customer_value import CustomerValueModel, Order
 from app.models.diagnosis import GapDiagnosis
 from app.models.documentation import DocChunk, DocumentSource
 from app.models.experiment import Experiment, ExperimentArm, ExperimentEvent, ExperimentUnit
@@ -64,6 +66,11 @@ ALL_MODELS: list[type[Document]] = [
     ScoringScenario,
     ScoringCriterion,
     AccountScore,
+    CompetitorAnalysis,
+    MarketIntelligence,
+    PositioningSummary,
+    Order,
+    CustomerValueModel,
 ]
 
 __all__ = [

@@ -30,7 +30,9 @@ from app.schema.api_key import ApiKeyMutation, ApiKeyQuery
 from app.schema.assignment import AssignmentMutation
 from app.schema.audit import AuditQuery
 from app.schema.auth import AuthMutation, AuthQuery
+from app.schema.competitor import CompetitorMutation, CompetitorQuery
 from app.schema.customer import CustomerMutation, CustomerQuery
+from app.schema.customer_value import CustomerValueMutation, CustomerValueQuery
 from app.schema.diagnosis import DiagnosisMutation, DiagnosisQuery, DiagnosisSubscription
 from app.schema.documentation import (
     DocumentationMutation,
@@ -77,6 +79,7 @@ Query = merge_types(
         ProductQuery,
         SegmentQuery,
         CustomerQuery,
+        CustomerValueQuery,
         PlanQuery,
         LinkQuery,
         SearchQuery,
@@ -90,6 +93,7 @@ Query = merge_types(
         AiQuery,
         DocumentationQuery,
         DiagnosisQuery,
+        CompetitorQuery,
         RecommendationQuery,
         ReportQuery,
         WtpQuery,
@@ -109,6 +113,7 @@ Mutation = merge_types(
         SegmentMutation,
         LinkMutation,
         CustomerMutation,
+        CustomerValueMutation,
         RunMutation,
         RevenueMutation,
         AlertMutation,
@@ -118,6 +123,7 @@ Mutation = merge_types(
         AiMutation,
         DocumentationMutation,
         DiagnosisMutation,
+        CompetitorMutation,
         RecommendationMutation,
         ReportMutation,
         WtpMutation,
