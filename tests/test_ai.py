@@ -16,6 +16,7 @@ from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
+from app.ai.prompts import TEMPLATES
 from app.models import PricingPlan, Product, TenantScope
 from app.models.identity import Tenant
 from tests.support.ai import AI_PER_MINUTE, ai_stack
@@ -209,4 +210,5 @@ async def test_ai_config_names_the_provider_the_key_and_the_prompt_templates(ai_
     client, _ = await byok_tenant(ai_api)
     config = (await client.data(USAGE))["aiConfig"]
     assert (config["source"], config["keySource"]) == ("openai", "byok")
-    assert {p["name"] for p in config["prompts"]} == {"gap_diagnosis", "pricing_recommendation"}
+    names = {p["name"] for p in config["prompts"]}
+    assert names == set(TEMPLATES) and {"gap_diagnosis", "pricing_recommendation"} <= names
