@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import bson
 import pytest
 from beanie import Document, Indexed, init_beanie
-from pymongo import AsyncMongoClient, MongoClient, ReturnDocument, monitoring
+from pymongo import AsyncMongoClient, DeleteOne, MongoClient, ReturnDocument, UpdateOne, monitoring
 from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
 from pymongo.write_concern import WriteConcern
 
@@ -171,6 +171,20 @@ def test_unordered_insert_many_reports_each_duplicate_and_keeps_the_rest(db) -> 
     errors = caught.value.details["writeErrors"]
     assert [(e["index"], e["code"]) for e in errors] == [(1, 11000), (3, 11000)]
     assert caught.value.details["nInserted"] == 2
+
+
+@pytest.mark.parametrize("ordered", [True, False])
+def test_a_failing_update_or_delete_stops_an_ordered_batch_only(db, ordered: bool) -> None:
+    db.batch.insert_many([{"_id": 1, "n": "text"}, {"_id": 2, "n": 1}, {"_id": 3}])
+    updates = [UpdateOne({"_id": 1}, {"$inc": {"n": 1}}), UpdateOne({"_id": 2}, {"$inc": {"n": 1}})]
+    with pytest.raises(BulkWriteError) as caught:
+        db.batch.bulk_write(updates, ordered=ordered)
+    assert [e["index"] for e in caught.value.details["writeErrors"]] == [0]
+    assert caught.value.details["nModified"] == (0 if ordered else 1)
+    deletes = [DeleteOne({"$bad": 1}), DeleteOne({"_id": 3})]
+    with pytest.raises(BulkWriteError) as caught:
+        db.batch.bulk_write(deletes, ordered=ordered)
+    assert caught.value.details["nRemoved"] == (0 if ordered else 1)
 
 
 def test_indexes_are_listed_and_dropped(db) -> None:

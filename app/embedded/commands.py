@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import bson
 from bson.int64 import Int64
@@ -44,6 +44,7 @@ from app.embedded.store import (
 )
 from app.embedded.wire import MAX_MESSAGE_SIZE
 
+R = TypeVar("R")  # what one statement of a write command returns
 VERSION = "7.0.0"
 MAX_WIRE_VERSION = 21
 MAX_WRITE_BATCH = 100_000
@@ -176,6 +177,25 @@ def _wants_journal(concern: Any) -> bool:
 def _reject_collation(doc: Document) -> None:
     if doc.get("collation"):
         raise not_supported("collation")
+
+
+def _each_write(
+    req: Request, field: str, write: Callable[[Document], R]
+) -> tuple[list[tuple[int, R]], list[Document]]:
+    """`write` on each statement of the command's `field`, in order: (index, result) of
+    those that succeeded and the write errors of the others. An ordered write (MongoDB's
+    default) stops at its first error, an unordered one goes on."""
+    ordered = req.body.get("ordered", True)
+    done: list[tuple[int, R]] = []
+    errors: list[Document] = []
+    for i, statement in enumerate(req.body.get(field, [])):
+        try:
+            done.append((i, write(statement)))
+        except Exception as exc:
+            errors.append(as_command_error(exc).write_error(i))
+            if ordered:
+                break
+    return done, errors
 
 
 def _write_reply(n: int, errors: list[Document], **more: Any) -> Document:
@@ -393,35 +413,19 @@ class Commands:
     @handles("insert")
     def insert(self, req: Request) -> Document:
         coll = self.store.create(req.db, req.target)
-        ordered = req.body.get("ordered", True)
-        n, errors = 0, []
-        for i, doc in enumerate(req.body.get("documents", [])):
-            try:
-                coll.insert(with_id_first(doc))
-                n += 1
-            except Exception as exc:
-                errors.append(as_command_error(exc).write_error(i))
-                if ordered:
-                    break
-        return _write_reply(n, errors)
+        done, errors = _each_write(req, "documents", lambda doc: coll.insert(with_id_first(doc)))
+        return _write_reply(len(done), errors)
 
     @handles("update")
     def update(self, req: Request) -> Document:
-        ordered = req.body.get("ordered", True)
-        n, modified, upserted, errors = 0, 0, [], []
-        for i, statement in enumerate(req.body.get("updates", [])):
-            try:
-                matched, changed, inserted = self._update_statement(req, statement)
-            except Exception as exc:
-                errors.append(as_command_error(exc).write_error(i))
-                if ordered:
-                    break
-                continue
-            n += matched
-            modified += changed
-            if inserted is not None:
-                upserted.append({"index": i, "_id": inserted["_id"]})
+        done, errors = _each_write(req, "updates", lambda stmt: self._update_statement(req, stmt))
+        upserted = [
+            {"index": i, "_id": inserted["_id"]}
+            for i, (_, _, inserted) in done
+            if inserted is not None
+        ]
         more = {"upserted": upserted} if upserted else {}
+        n, modified = sum(r[0] for _, r in done), sum(r[1] for _, r in done)
         return _write_reply(n, errors, nModified=modified, **more)
 
     def _update_statement(self, req: Request, stmt: Document) -> tuple[int, int, Document | None]:
@@ -450,22 +454,18 @@ class Commands:
 
     @handles("delete")
     def delete(self, req: Request) -> Document:
-        ordered = req.body.get("ordered", True)
         coll = self.store.get(req.db, req.target)
         let = let_variables(req.body.get("let"))
-        n, errors = 0, []
-        for i, stmt in enumerate(req.body.get("deletes", [])):
-            try:
-                _reject_collation(stmt)
-                one = 1 if stmt.get("limit") else None
-                for doc in find_docs(coll, stmt.get("q") or {}, let, one):
-                    coll.delete(doc)  # type: ignore[union-attr]
-                    n += 1
-            except Exception as exc:
-                errors.append(as_command_error(exc).write_error(i))
-                if ordered:
-                    break
-        return _write_reply(n, errors)
+
+        def delete_matches(stmt: Document) -> int:
+            _reject_collation(stmt)
+            docs = find_docs(coll, stmt.get("q") or {}, let, 1 if stmt.get("limit") else None)
+            for doc in docs:
+                coll.delete(doc)  # type: ignore[union-attr]
+            return len(docs)
+
+        done, errors = _each_write(req, "deletes", delete_matches)
+        return _write_reply(sum(count for _, count in done), errors)
 
     @handles("findAndModify", "findandmodify")
     def find_and_modify(self, req: Request) -> Document:
