@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from bson import ObjectId
 
+from app.analytics.experiment import ArmCounters, Results, analyse
 from app.models.experiment import Experiment, ExperimentArm, PrimaryMetric
-from app.resolvers.experiment_results import ArmCounters, Results, analyse
 
 PRICES = {"control": 10_000, "mid": 12_000, "high": 14_000}
 CONVERSIONS = {"control": 1_000, "mid": 990, "high": 600}

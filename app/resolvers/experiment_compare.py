@@ -10,11 +10,12 @@ from dataclasses import dataclass
 from bson import ObjectId
 
 from app.analytics.elasticity import ElasticityFit
+from app.analytics.experiment import ArmCounters, VariantComparison
 from app.errors import FieldIssue, ValidationFailed
 from app.models.base import parse_id
 from app.models.experiment import Experiment, PrimaryMetric
 from app.resolvers.ctx import ResolverCtx
-from app.resolvers.experiment_results import ArmCounters, VariantComparison, results_of
+from app.resolvers.experiment_results import results_of
 
 MAX_COMPARED = 20  # each experiment is one results computation
 
@@ -57,7 +58,11 @@ async def compare_experiments(ctx: ResolverCtx, ids: Sequence[str]) -> list[Comp
         by_arm = {c.arm: c for c in results.comparisons}
         rows.extend(
             ComparedArm(
-                experiment, results.metric, arm, by_arm.get(arm.arm.key), results.elasticity
+                experiment,
+                PrimaryMetric(results.metric),
+                arm,
+                by_arm.get(arm.arm.key),
+                results.elasticity,
             )
             for arm in results.arms
         )

@@ -8,10 +8,10 @@ from enum import Enum
 import strawberry
 
 from app.analytics import ComparisonResult, Interval, Lift
+from app.analytics import experiment as stats
 from app.analytics.elasticity import ElasticityFit
 from app.analytics.pricing import PriceRecommendation
 from app.models.experiment import GuardrailMetric, PrimaryMetric
-from app.resolvers import experiment_results as stats
 from app.resolvers.projection import Confidence
 from app.schema.money import Cents
 
@@ -320,7 +320,7 @@ class ExperimentResults:
     def of(cls, r: stats.Results, control_key: str) -> ExperimentResults:
         srm = r.srm
         return cls(
-            metric=r.metric,
+            metric=PrimaryMetric(r.metric),
             arms=[ArmResult.of(a, control_key) for a in r.arms],
             comparisons=[ArmComparison.of(c) for c in r.comparisons],
             correction=r.correction,
@@ -339,7 +339,7 @@ class ExperimentResults:
             ),
             guardrails=[
                 GuardrailStatus(
-                    metric=g.metric,
+                    metric=GuardrailMetric(g.metric),
                     arm=g.arm,
                     max_increase=g.max_increase,
                     observed_increase=g.observed_increase,
