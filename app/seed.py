@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 from beanie import PydanticObjectId
 
+from app.analytics.calendar import add_months
 from app.models import (
     Customer,
     CustomerSegment,
@@ -30,6 +31,8 @@ from app.models import (
     SegmentPlanLink,
     TenantScope,
 )
+from app.models.competitor import CompetitorAnalysis, MarketIntelligence, PricePoint
+from app.models.customer_value import Order
 from app.models.product import Competitor, CompetitorPlan, CostLine, CostPer
 from app.models.report import Report, Schedule, TimeRange
 from app.models.scoring import (
@@ -463,6 +466,64 @@ async def _scoring(scope: TenantScope, rng: np.random.Generator) -> None:
         )
 
 
+async def _intelligence(scope: TenantScope, product: Product) -> None:
+    """A year of each competitor's list prices (raised once) and the product's market."""
+    today = date.today().replace(day=1)
+    for competitor in product.competitors:
+        for plan in competitor.plans:
+            points = [
+                PricePoint(
+                    date=add_months(today, -months),
+                    plan_name=plan.name,
+                    price_cents=plan.price_cents if months < 6 else plan.price_cents * 9 // 10,
+                )
+                for months in range(11, -1, -1)
+            ]
+            await scope.insert(
+                CompetitorAnalysis(
+                    tenant_id=scope.tenant_id,
+                    product_id=product.id or PydanticObjectId(),
+                    competitor_name=competitor.name,
+                    price_points=points,
+                    market_position=competitor.description,
+                )
+            )
+    await scope.insert(
+        MarketIntelligence(
+            tenant_id=scope.tenant_id,
+            product_id=product.id or PydanticObjectId(),
+            market_segment="Product analytics for SaaS teams",
+            market_size_cents=4_200_000_000_00,
+            growth_rate=0.12,
+            key_insights=["Competitors raised list prices about 10% six months ago"],
+            data_date=today,
+        )
+    )
+
+
+async def _orders(scope: TenantScope, customers: list[Customer], rng: np.random.Generator) -> None:
+    """Orders of the customers' lifetimes (monthly purchases that may lapse), so that a
+    customer value model can be fitted on the demo tenant."""
+    now = datetime.now(UTC)
+    orders = []
+    for customer in customers:
+        end = customer.churned_at or now
+        months = max(int((end - customer.signup_at).days // 30), 1)
+        buying = rng.random(months) < rng.uniform(0.2, 0.9)
+        for month in np.flatnonzero(buying):
+            orders.append(
+                Order(
+                    tenant_id=scope.tenant_id,
+                    customer_id=customer.id or PydanticObjectId(),
+                    order_id=f"demo-{customer.id}-{month}",
+                    amount_cents=max(customer.monthly_revenue_cents, 100),
+                    at=customer.signup_at + timedelta(days=30 * int(month)),
+                )
+            )
+    if orders:
+        await Order.insert_many(orders)
+
+
 async def _report(scope: TenantScope, product_id: Any) -> None:
     """The built-in monthly revenue report of the first product, due at 09:00 Berlin time
     on the first of each month."""
@@ -505,6 +566,9 @@ async def seed(
         await refresh_metrics(scope, segment)
     await _scoring(scope, np.random.default_rng(seed))
     await _report(scope, data.products[0].id)
+    await _intelligence(scope, data.products[0])
+    customers = await scope.find(Customer, {}).sort("external_id").limit(300).to_list()
+    await _orders(scope, customers, np.random.default_rng(seed))
     manifest = SeedManifest(
         tenant_id=scope.tenant_id, seed=seed, planted=data.planted, counts=data.counts()
     )
