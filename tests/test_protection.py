@@ -17,6 +17,7 @@ from app.ratelimit import TIER_LIMITS
 from app.runtime import Services
 from app.settings import Settings
 from tests.support.app import running_api
+from tests.support.catalog import own_tenant
 from tests.support.graphql import GraphQLClient
 from tests.support.servers import ApiProcess
 from tests.support.tenants import PASSWORD, SIGN_UP, SignedUp, sign_up
@@ -113,10 +114,14 @@ async def test_repeated_wrong_passwords_are_slowed_down(mongo_url: str, redis_ur
 
 
 async def test_secret_value_never_appears_in_responses_or_logs(
-    admin: SignedUp, tenant: TenantScope, caplog: pytest.LogCaptureFixture
+    api: str, caplog: pytest.LogCaptureFixture
 ):
+    # A tenant of its own: with an "openai" key stored, the shared tenant's AI work would
+    # call OpenAI with it.
+    own = await own_tenant(api)
+    tenant = TenantScope(own.tenant_id)
     caplog.set_level(logging.DEBUG)
-    client = admin.client
+    client = own.client
     stored = await client.data(
         'mutation($v: String!) { setSecret(input: {name: "openai", value: $v}) '
         "{ ... on Secret { name hint keyId } } }",
@@ -131,6 +136,7 @@ async def test_secret_value_never_appears_in_responses_or_logs(
     assert document is not None and SECRET_VALUE not in document.model_dump_json()
     assert SECRET_VALUE not in caplog.text
     assert PASSWORD not in caplog.text and client.token not in caplog.text
+    await client.close()
 
 
 async def test_secret_cannot_be_decrypted_as_another_tenant(admin: SignedUp, services, api: str):

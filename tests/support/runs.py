@@ -5,7 +5,7 @@ from __future__ import annotations
 from tests.support.graphql import GraphQLClient
 from tests.support.polling import until
 
-RUN = """query($id: ID!) { run(id: $id) { status steps { name output } } }"""
+RUN = """query($id: ID!) { run(id: $id) { status error steps { name output } } }"""
 
 
 async def finished(client: GraphQLClient, run_id: str, seconds: float = 600) -> dict:
