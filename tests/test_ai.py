@@ -20,7 +20,8 @@ from app.ai.prompts import TEMPLATES
 from app.models import PricingPlan, Product, TenantScope
 from app.models.identity import Tenant
 from tests.support.ai import AI_PER_MINUTE, ai_stack
-from tests.support.fake_openai import INPUT_TOKENS, OUTPUT_TOKENS, FakeOpenAI, running_fake, serve
+from tests.support.app import serve
+from tests.support.fake_openai import INPUT_TOKENS, OUTPUT_TOKENS, FakeOpenAI, running_fake
 from tests.support.graphql import GraphQLClient
 from tests.support.runs import finished
 from tests.support.tenants import sign_up

@@ -20,7 +20,8 @@ from app.ai.retrieval import chunk
 from app.security.outbound import OutboundRefused, checked_address, fetch
 from app.settings import Settings
 from tests.support.ai import ai_stack
-from tests.support.fake_openai import FakeOpenAI, running_fake, serve
+from tests.support.app import serve
+from tests.support.fake_openai import FakeOpenAI, running_fake
 from tests.support.graphql import GraphQLClient
 from tests.support.tenants import sign_up
 

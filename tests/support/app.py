@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from typing import Any
 
 import uvicorn
 
@@ -16,16 +17,10 @@ from tests.support.servers import free_port
 
 
 @contextlib.asynccontextmanager
-async def running_api(settings: Settings, services: Services | None = None) -> AsyncIterator[str]:
+async def serve(app: Any, **options: Any) -> AsyncIterator[str]:
+    """An ASGI app under uvicorn on a free port of 127.0.0.1, for the duration of the block."""
     port = free_port()
-    config = uvicorn.Config(
-        create_app(settings, services),
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        lifespan="on",
-        **server_options(settings),  # as `python -m app serve` runs it
-    )
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", **options)
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     while not server.started:
@@ -37,6 +32,14 @@ async def running_api(settings: Settings, services: Services | None = None) -> A
     finally:
         server.should_exit = True
         await task
+
+
+@contextlib.asynccontextmanager
+async def running_api(settings: Settings, services: Services | None = None) -> AsyncIterator[str]:
+    # As `python -m app serve` runs it.
+    app = create_app(settings, services)
+    async with serve(app, lifespan="on", **server_options(settings)) as url:
+        yield url
 
 
 @contextlib.asynccontextmanager
