@@ -16,7 +16,7 @@ from app.resolvers import ai as use_case
 from app.resolvers.ctx import ResolverCtx
 from app.schema.context import Info
 from app.schema.errors import ValidationError
-from app.schema.fields import mutation, query
+from app.schema.fields import json_value, mutation, query
 
 
 @strawberry.type(description="Evidence of a claim: a platform fact and/or a documentation quote.")
@@ -129,10 +129,6 @@ class AiUsage:
     calls_by_source: JSON
 
 
-def _json(value: object) -> JSON:
-    return value  # type: ignore[return-value]
-
-
 async def prompt_view(ctx: ResolverCtx, name: str) -> PromptTemplate:
     template = use_case.template(name)
     override = await use_case.override_of(ctx, name)
@@ -175,7 +171,7 @@ class AiQuery:
             input_tokens=found.input_tokens,
             output_tokens=found.output_tokens,
             estimated_cost_usd=found.cost_usd,
-            calls_by_source=_json(found.by_source),
+            calls_by_source=json_value(found.by_source),
         )
 
 

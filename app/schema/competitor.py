@@ -15,7 +15,7 @@ from app.resolvers import competitor as use_case
 from app.schema.ai import AiProvenance, Finding
 from app.schema.context import Info
 from app.schema.errors import ConflictError, NotFoundError, RateLimitedError, ValidationError
-from app.schema.fields import mutation, query
+from app.schema.fields import json_value, mutation, query
 from app.schema.money import Cents
 
 
@@ -100,10 +100,6 @@ class MarketIntelligence:
         )
 
 
-def _json(value: object) -> JSON:
-    return value  # type: ignore[return-value]
-
-
 @strawberry.type(description="The product's plans against its competitors' newest prices.")
 class PositioningSummary:
     id: strawberry.ID
@@ -121,7 +117,7 @@ class PositioningSummary:
             product_id=strawberry.ID(str(doc.product_id)),
             summary=doc.summary,
             findings=[Finding.from_model(f) for f in doc.findings],
-            facts=_json(doc.facts),
+            facts=json_value(doc.facts),
             provenance=AiProvenance.from_model(doc.provenance),
             created_at=doc.created_at,
         )

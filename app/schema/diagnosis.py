@@ -14,13 +14,9 @@ from app.models import diagnosis as models
 from app.resolvers import diagnosis as use_case
 from app.schema.ai import AiProvenance, Finding
 from app.schema.context import Info
-from app.schema.fields import mutation, query, subscription
+from app.schema.fields import json_value, mutation, query, subscription
 from app.schema.run import Run, StartRunResult
 from app.schema.streams import stream
-
-
-def _json(value: object) -> JSON:
-    return value  # type: ignore[return-value]
 
 
 @strawberry.type(description="An AI gap diagnosis of a pricing plan, its claims verified.")
@@ -51,7 +47,7 @@ class GapDiagnosis:
             reasoning=doc.reasoning,
             context=doc.context,
             findings=[Finding.from_model(f) for f in doc.findings],
-            facts=_json(doc.facts),
+            facts=json_value(doc.facts),
             chunk_ids=[strawberry.ID(c) for c in doc.chunk_ids],
             provenance=AiProvenance.from_model(doc.provenance),
             created_at=doc.created_at,

@@ -8,6 +8,7 @@ from typing import Any
 
 import strawberry
 from strawberry.extensions import FieldExtension
+from strawberry.scalars import JSON
 from strawberry.types.info import Info as StrawberryInfo
 
 from app.errors import DomainError
@@ -66,3 +67,8 @@ def mutation(role: Role = Role.ANALYST, *, public: bool = False, **options: Any)
 
 def subscription(role: Role = Role.VIEWER, **options: Any) -> Any:
     return strawberry.subscription(permission_classes=requires(role), **options)
+
+
+def json_value(value: Any) -> JSON:
+    """A stored dict or list as the JSON scalar (strawberry's JSON is a NewType of object)."""
+    return value

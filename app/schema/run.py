@@ -17,7 +17,7 @@ from app.resolvers import run as use_case
 from app.resolvers.segment import METRICS_RUN
 from app.schema.context import Info
 from app.schema.errors import ConflictError, NotFoundError, RateLimitedError, ValidationError
-from app.schema.fields import mutation, query, subscription
+from app.schema.fields import json_value, mutation, query, subscription
 from app.schema.pagination import Connection, paginate
 from app.schema.streams import stream
 from app.workflows.registry import workflow_for
@@ -91,7 +91,7 @@ class Run:
             workflow=doc.workflow,
             status=doc.status,
             product_id=strawberry.ID(str(doc.product_id)) if doc.product_id else None,
-            parameters=_json(doc.parameters),
+            parameters=json_value(doc.parameters),
             steps=[step(s) for s in doc.steps],
             progress=RunProgress(**summary),
             task_details=doc.task_details,
@@ -107,17 +107,13 @@ class Run:
         )
 
 
-def _json(value: Any) -> JSON:
-    return value
-
-
 def step(s: models.RunStep) -> RunStep:
     return RunStep(
         name=s.name,
         order=s.order,
         status=s.status,
-        input=_json(s.input),
-        output=_json(s.output),
+        input=json_value(s.input),
+        output=json_value(s.output),
         attempts=s.attempts,
         error=s.error,
         started_at=s.started_at,
