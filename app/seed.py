@@ -16,6 +16,7 @@ import numpy as np
 from beanie import PydanticObjectId
 
 from app.analytics.calendar import add_months
+from app.analytics.wtp import INTENT_CALIBRATION
 from app.models import (
     Customer,
     CustomerSegment,
@@ -47,6 +48,7 @@ from app.models.scoring import (
     ScoringScenario,
     ValueScore,
 )
+from app.models.wtp import PsmAnswers, WtpSurvey
 from app.resolvers import scoring, scoring_calc
 from app.resolvers.report import scheduled
 from app.resolvers.report_template import BUILT_IN
@@ -466,6 +468,29 @@ async def _scoring(scope: TenantScope, rng: np.random.Generator) -> None:
         )
 
 
+async def _survey(scope: TenantScope, segment: CustomerSegment, rng: np.random.Generator) -> None:
+    """A Van Westendorp survey of 200 respondents of the first segment, willingness to pay
+    spread around $49 (each answer a step above the last, so every response is consistent)."""
+    base = rng.lognormal(np.log(4_900), 0.3, 200)
+    steps = [(base * factor).round().astype(int).tolist() for factor in (0.5, 0.8, 1.2, 1.6)]
+    await scope.insert(
+        WtpSurvey(
+            tenant_id=scope.tenant_id,
+            product_id=segment.product_id,
+            segment_id=segment.id or PydanticObjectId(),
+            name="Demo: price sensitivity of the first segment",
+            respondents=200,
+            psm=PsmAnswers(
+                too_cheap_cents=steps[0],
+                cheap_cents=steps[1],
+                expensive_cents=steps[2],
+                too_expensive_cents=steps[3],
+            ),
+            intent_calibration=list(INTENT_CALIBRATION),
+        )
+    )
+
+
 async def _intelligence(scope: TenantScope, product: Product) -> None:
     """A year of each competitor's list prices (raised once) and the product's market."""
     today = date.today().replace(day=1)
@@ -567,6 +592,7 @@ async def seed(
     await _scoring(scope, np.random.default_rng(seed))
     await _report(scope, data.products[0].id)
     await _intelligence(scope, data.products[0])
+    await _survey(scope, data.segments[0], np.random.default_rng(seed))
     customers = await scope.find(Customer, {}).sort("external_id").limit(300).to_list()
     await _orders(scope, customers, np.random.default_rng(seed))
     manifest = SeedManifest(
